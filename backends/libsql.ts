@@ -1,0 +1,445 @@
+/**
+ * {@linkcode LibsqlStorage}: sessions in a libSQL/SQLite table, embedded
+ * (`:memory:`, `file:`) or remote (`libsql:`, `http(s):`, `ws(s):`).
+ *
+ * The driver (`@libsql/client`, or `@libsql/client/web` for remote URLs, which
+ * loads no native code) is imported on first use.
+ *
+ * @module
+ */
+import type { Client, InArgs, InStatement, Row } from "@libsql/client";
+
+/**
+ * The part of `@libsql/client`'s `Client` this storage uses. Pass a real
+ * `Client` (from `createClient`); this type only keeps the driver's types out
+ * of this package's API.
+ */
+export interface LibsqlClientLike {
+  /** Runs one statement. */
+  execute(statement: string | { sql: string; args?: unknown }): Promise<unknown>;
+  /** Runs statements in one transaction. */
+  batch(statements: unknown[], mode?: "write" | "read" | "deferred"): Promise<unknown[]>;
+  /** Closes the client. */
+  close(): void;
+}
+import { BaseSessionStorage, type ChangeContext, type WriteContext } from "../session/base.ts";
+import { ConflictError, CorruptRecordError, ValidationError } from "../session/errors.ts";
+import type { ListQuery } from "../session/list.ts";
+import { MODE_FIELDS } from "../session/modes.ts";
+import { parseStoredSession, type SessionContent } from "../session/parse.ts";
+import { applyUpsert, checkWrite } from "../session/stamp.ts";
+import type { BaseStorageOptions, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
+
+/** Options of {@linkcode LibsqlStorage}. */
+export interface LibsqlStorageOptions<M extends SessionMode = "agent"> extends BaseStorageOptions<M> {
+  /**
+   * Database URL: `":memory:"`, `"file:path.db"`, `"libsql://…"`, `"http(s)://…"` or `"ws(s)://…"`.
+   * Ignored when `client` is given.
+   * @default {":memory:"}
+   */
+  url?: string;
+  /** Token for remote databases. */
+  authToken?: string;
+  /**
+   * Table name, a plain SQL identifier (letters, digits, `_`).
+   * @default {"<mode>_sessions"}
+   */
+  table?: string;
+  /** A `@libsql/client` client made by the caller; `close()` then leaves it open. */
+  client?: LibsqlClientLike;
+  /**
+   * How long a write waits for a locked file database before failing, in ms.
+   * @default {5000}
+   */
+  busyTimeoutMs?: number;
+  /** Use `@libsql/client/web` (HTTP only, no native code) even for URLs the native client could open. */
+  web?: boolean;
+}
+
+/** The layout version this code writes; older tables are migrated by `create()`. */
+export const LIBSQL_SCHEMA_VERSION = 1;
+
+const SCHEMA_TABLE = "agentstate_schema";
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+}
+
+function isRemoteUrl(url: string): boolean {
+  return /^(libsql|https?|wss?):/i.test(url);
+}
+
+/** Migrations by target version: statements taking a table from version N-1 to N. */
+function migrations(table: string, mode: SessionMode): string[][] {
+  const f = MODE_FIELDS[mode];
+  const entity = snake(f.entity);
+  const t = `"${table}"`;
+  const text = [...f.strings, ...f.objects].map((name) => `${snake(name)} TEXT`).join(", ");
+  const index = (suffix: string, columns: string) =>
+    `CREATE INDEX IF NOT EXISTS "${table}_${suffix}" ON ${t} (${columns})`;
+  return [
+    [],
+    [
+      `CREATE TABLE IF NOT EXISTS ${t} (session_id TEXT PRIMARY KEY NOT NULL, user_id TEXT, session_name TEXT, ${text}, ` +
+      `created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)`,
+      index("created", "created_at, session_id"),
+      index("updated", "updated_at, session_id"),
+      index("user_created", "user_id, created_at, session_id"),
+      index("user_updated", "user_id, updated_at, session_id"),
+      index("entity_created", `${entity}, created_at, session_id`),
+      index("entity_updated", `${entity}, updated_at, session_id`),
+      index("name", "session_name"),
+    ],
+  ];
+}
+
+/**
+ * Keeps sessions of one mode in one libSQL table with real columns for every
+ * filter and sort field, JSON text for the rest, and an index for every
+ * listing path. Every write is one atomic statement (or one transaction for
+ * `upsertMany`), so `expectedVersion` holds across processes.
+ *
+ * @typeParam M The mode of the sessions held.
+ *
+ * @example An embedded file database
+ * ```ts ignore
+ * import { LibsqlStorage } from "@agentstate/storage";
+ * await using storage = new LibsqlStorage({ mode: "agent", url: "file:sessions.db" });
+ * const saved = await storage.upsert({ sessionId: "chat-1", userId: "ada", memory: { turns: [] } });
+ * await storage.upsert({ ...saved, memory: { turns: ["hi"] } }, { expectedVersion: saved.version });
+ * ```
+ */
+export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+  /** Batches run in one transaction; files and servers give cross-process OCC. */
+  readonly capabilities: StorageCapabilities;
+  /** The table holding this storage's sessions. */
+  readonly table: string;
+  #url: string;
+  #authToken: string | undefined;
+  #busyTimeoutMs: number;
+  #web: boolean;
+  #ownsClient: boolean;
+  #client: Client | null;
+  #connecting: Promise<Client> | null = null;
+  #columns: string[];
+  #sql: ReturnType<typeof buildSql>;
+
+  /** Checks the options; connects on first use. */
+  constructor(options?: LibsqlStorageOptions<M>) {
+    super("libsql", options);
+    const table = options?.table ?? `${this.mode}_sessions`;
+    if (typeof table !== "string" || !IDENTIFIER.test(table) || table.toLowerCase().startsWith("sqlite_")) {
+      throw new ValidationError([{
+        path: ["table"],
+        message: "expected a plain identifier: a letter or _, then letters, digits or _ (at most 63), not sqlite_*",
+      }]);
+    }
+    if (table === SCHEMA_TABLE) {
+      throw new ValidationError([{ path: ["table"], message: `"${SCHEMA_TABLE}" is reserved` }]);
+    }
+    this.table = table;
+    this.#url = options?.url ?? ":memory:";
+    if (typeof this.#url !== "string") throw new ValidationError([{ path: ["url"], message: "expected a string" }]);
+    this.#authToken = options?.authToken;
+    this.#busyTimeoutMs = options?.busyTimeoutMs ?? 5000;
+    this.#web = options?.web ?? isRemoteUrl(this.#url);
+    this.#client = (options?.client as Client | undefined) ?? null;
+    this.#ownsClient = options?.client === undefined;
+    const persistent = this.#client !== null || this.#url !== ":memory:";
+    this.capabilities = { atomicBatch: true, crossProcessOcc: persistent, persistent };
+    this.#columns = MODE_FIELDS[this.mode].all.map(snake);
+    this.#sql = buildSql(table, this.#columns, MODE_FIELDS[this.mode].objects.map(snake));
+  }
+
+  async #connect(): Promise<Client> {
+    if (this.#client) return this.#client;
+    this.#connecting ??= (async () => {
+      const config = {
+        url: this.#url,
+        authToken: this.#authToken,
+        timeout: this.#busyTimeoutMs,
+        intMode: "number" as const,
+      };
+      const driver = this.#web ? await import("@libsql/client/web") : await import("@libsql/client");
+      const client = driver.createClient(config);
+      if (this.#url.startsWith("file:")) await client.execute("PRAGMA journal_mode = WAL");
+      this.#client = client;
+      return client;
+    })().catch((error) => {
+      this.#connecting = null;
+      throw error;
+    });
+    return await this.#connecting;
+  }
+
+  /** The schema version recorded for this table (`0`: not created). */
+  async schemaVersion(): Promise<number> {
+    const client = await this.#connect();
+    await client.execute(
+      `CREATE TABLE IF NOT EXISTS ${SCHEMA_TABLE} (table_name TEXT PRIMARY KEY NOT NULL, mode TEXT NOT NULL, ` +
+        `version INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+    );
+    const result = await client.execute({
+      sql: `SELECT version FROM ${SCHEMA_TABLE} WHERE table_name = ?`,
+      args: [this.table],
+    });
+    return Number(result.rows[0]?.["version"] ?? 0);
+  }
+
+  /**
+   * Creates the table and indexes or migrates them to {@linkcode LIBSQL_SCHEMA_VERSION}.
+   * Each step runs in one transaction guarded by the recorded version, so
+   * concurrent `create()` calls apply it once.
+   */
+  protected async doCreate(): Promise<void> {
+    const client = await this.#connect();
+    const steps = migrations(this.table, this.mode);
+    for (let from = await this.schemaVersion(); from < LIBSQL_SCHEMA_VERSION; from = await this.schemaVersion()) {
+      const to = from + 1;
+      const claim: InStatement = from === 0
+        ? {
+          sql: `INSERT INTO ${SCHEMA_TABLE} (table_name, mode, version, updated_at) VALUES (?, ?, ?, ?) ` +
+            `ON CONFLICT (table_name) DO NOTHING`,
+          args: [this.table, this.mode, to, this.clock()],
+        }
+        : {
+          sql: `UPDATE ${SCHEMA_TABLE} SET version = ?, updated_at = ? WHERE table_name = ? AND version = ?`,
+          args: [to, this.clock(), this.table, from],
+        };
+      try {
+        await client.batch([claim, GUARD, ...steps[to]!], "write");
+      } catch (error) {
+        // Another process migrated first: the loop re-reads the version.
+        if (!isGuardError(error)) throw error;
+      }
+    }
+  }
+
+  #toSession(row: Row): SessionOf<M> {
+    const location = `${this.table} row ${JSON.stringify(String(row["session_id"]))}`;
+    const record: Record<string, unknown> = {};
+    const fields = MODE_FIELDS[this.mode];
+    for (const [i, name] of fields.all.entries()) {
+      const value = row[this.#columns[i]!];
+      if (fields.objects.includes(name) && typeof value === "string") {
+        try {
+          record[name] = JSON.parse(value);
+        } catch (error) {
+          throw new CorruptRecordError(location, `column ${this.#columns[i]} is not JSON`, {
+            cause: error,
+            backend: this.backend,
+          });
+        }
+      } else if (value instanceof ArrayBuffer) record[name] = new TextDecoder().decode(value);
+      else record[name] = value ?? null;
+    }
+    return parseStoredSession(this.mode, record, location);
+  }
+
+  #contentArgs(content: SessionContent<M>): InArgs {
+    const fields = MODE_FIELDS[this.mode];
+    const args: Record<string, string | null> = {};
+    for (const name of ["sessionId", "userId", "sessionName", ...fields.strings]) {
+      args[snake(name)] = (content as Record<string, unknown>)[name] as string | null;
+    }
+    for (const name of fields.objects) {
+      const value = (content as Record<string, unknown>)[name];
+      args[snake(name)] = value === null ? null : JSON.stringify(value);
+    }
+    return args;
+  }
+
+  /** One row by primary key. */
+  protected async doRead(sessionId: string): Promise<SessionOf<M> | null> {
+    const client = await this.#connect();
+    const result = await client.execute({ sql: this.#sql.read, args: [sessionId] });
+    return result.rows[0] ? this.#toSession(result.rows[0]) : null;
+  }
+
+  #writeStatement(content: SessionContent<M>, context: WriteContext): InStatement {
+    const args = { ...this.#contentArgs(content), now: context.now, live: context.liveAfter };
+    if (context.expectedVersion === undefined) return { sql: this.#sql.upsert, args };
+    if (context.expectedVersion === 0) return { sql: this.#sql.insertOnly, args };
+    return { sql: this.#sql.updateIfVersion, args: { ...args, expected: context.expectedVersion } };
+  }
+
+  /**
+   * One statement per session: an `INSERT … ON CONFLICT DO UPDATE … WHERE`
+   * (or `UPDATE … WHERE version = ?`) that writes only when the ownership and
+   * version checks hold. Several sessions run as one batch (one transaction,
+   * one round trip) where a guard after each statement aborts the batch when
+   * it changed nothing. A refused write is then read back to say why.
+   */
+  protected async doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]> {
+    const client = await this.#connect();
+    if (batch.length === 1) {
+      const result = await client.execute(this.#writeStatement(batch[0]!, context));
+      if (result.rows[0]) return [this.#toSession(result.rows[0])];
+      return await this.#explainRefusal(batch, context);
+    }
+    const statements = batch.flatMap((content) => [this.#writeStatement(content, context), GUARD]);
+    try {
+      const results = await client.batch(statements, "write");
+      return results.filter((_, i) => i % 2 === 0).map((r) => this.#toSession(r.rows[0]!));
+    } catch (error) {
+      if (!isGuardError(error)) throw error;
+      return await this.#explainRefusal(batch, context);
+    }
+  }
+
+  /** Replays a refused write against the stored rows to throw the matching error. */
+  async #explainRefusal(batch: SessionContent<M>[], context: WriteContext): Promise<never> {
+    const staged = new Map<string, SessionOf<M> | null>();
+    for (const content of batch) {
+      if (!staged.has(content.sessionId)) {
+        const stored = await this.doRead(content.sessionId);
+        const live = stored && context.liveAfter !== null && stored.updatedAt <= context.liveAfter ? null : stored;
+        staged.set(content.sessionId, live);
+      }
+      const previous = staged.get(content.sessionId) ?? null;
+      checkWrite(content.sessionId, previous, content.userId, context.expectedVersion);
+      staged.set(content.sessionId, applyUpsert(previous, content, undefined, context.now));
+    }
+    // The stored row changed between the refused write and this read.
+    const id = batch[0]!.sessionId;
+    throw new ConflictError(id, context.expectedVersion ?? -1, staged.get(id)?.version ?? 0, { backend: this.backend });
+  }
+
+  /** `DELETE … WHERE` ownership and TTL hold. */
+  protected async doDelete(sessionId: string, context: ChangeContext): Promise<boolean> {
+    const client = await this.#connect();
+    const result = await client.execute({
+      sql: this.#sql.delete,
+      args: { id: sessionId, user: context.userId ?? null, live: context.liveAfter },
+    });
+    return result.rowsAffected > 0;
+  }
+
+  /** `UPDATE … RETURNING` in one statement. */
+  protected async doRename(
+    sessionId: string,
+    sessionName: string | null,
+    context: ChangeContext,
+  ): Promise<SessionOf<M> | null> {
+    const client = await this.#connect();
+    const result = await client.execute({
+      sql: this.#sql.rename,
+      args: {
+        id: sessionId,
+        name: sessionName,
+        user: context.userId ?? null,
+        live: context.liveAfter,
+        now: context.now,
+      },
+    });
+    return result.rows[0] ? this.#toSession(result.rows[0]) : null;
+  }
+
+  /** One indexed range query: filters in `WHERE`, keyset `(sort, id) > (?, ?)`, `LIMIT n + 1`. */
+  protected async doList(query: ListQuery): Promise<SessionOf<M>[]> {
+    const client = await this.#connect();
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (clause: string, value: string | number) => {
+      where.push(clause);
+      args.push(value);
+    };
+    if (query.userId !== undefined) add("user_id = ?", query.userId);
+    if (query.entityId !== undefined) add(`${snake(MODE_FIELDS[this.mode].entity)} = ?`, query.entityId);
+    if (query.sessionName !== undefined) add("session_name = ?", query.sessionName);
+    if (query.createdAfter !== undefined) add("created_at > ?", query.createdAfter);
+    if (query.createdBefore !== undefined) add("created_at < ?", query.createdBefore);
+    if (query.updatedAfter !== undefined) add("updated_at > ?", query.updatedAfter);
+    if (query.updatedBefore !== undefined) add("updated_at < ?", query.updatedBefore);
+    if (query.liveAfter !== null) add("updated_at > ?", query.liveAfter);
+    const sort = snake(query.sortBy);
+    const direction = query.order === "asc" ? "ASC" : "DESC";
+    if (query.after !== null) {
+      where.push(`(${sort}, session_id) ${query.order === "asc" ? ">" : "<"} (?, ?)`);
+      args.push(query.after.value, query.after.sessionId);
+    }
+    const sql = `SELECT ${this.#sql.columns} FROM "${this.table}"` +
+      (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
+      ` ORDER BY ${sort} ${direction}, session_id ${direction} LIMIT ${query.limit + 1}`;
+    const result = await client.execute({ sql, args });
+    return result.rows.map((row) => this.#toSession(row));
+  }
+
+  /** `DELETE … WHERE updated_at <= ?`. */
+  protected async doPurge(liveAfter: number): Promise<number> {
+    const client = await this.#connect();
+    const result = await client.execute({
+      sql: `DELETE FROM "${this.table}" WHERE updated_at <= ?`,
+      args: [liveAfter],
+    });
+    return result.rowsAffected;
+  }
+
+  /** Drops this table and its schema record, nothing else. */
+  protected async doDrop(): Promise<void> {
+    const client = await this.#connect();
+    await this.schemaVersion();
+    await client.batch([
+      `DROP TABLE IF EXISTS "${this.table}"`,
+      { sql: `DELETE FROM ${SCHEMA_TABLE} WHERE table_name = ?`, args: [this.table] },
+    ], "write");
+  }
+
+  /** Closes the client unless the caller supplied it. */
+  protected async doClose(): Promise<void> {
+    const client = this.#client ?? (this.#connecting ? await this.#connecting.catch(() => null) : null);
+    if (client && this.#ownsClient) client.close();
+  }
+}
+
+/** Fails the batch (and so rolls it back) when the statement before it changed no row. */
+const GUARD = "SELECT CASE WHEN changes() = 0 THEN json('agentstate: write refused') END";
+
+function isGuardError(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (/malformed JSON/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * The select list. The driver reads TEXT as a C string, cutting it at the first
+ * NUL, so a text value holding a NUL is returned as its UTF-8 bytes instead.
+ */
+function selectList(columns: string[], jsonColumns: string[]): string {
+  return columns.map((c) =>
+    jsonColumns.includes(c) || ["created_at", "updated_at", "version"].includes(c)
+      ? c
+      : `CASE WHEN instr(CAST(${c} AS BLOB), x'00') > 0 THEN CAST(${c} AS BLOB) ELSE ${c} END AS ${c}`
+  ).join(", ");
+}
+
+function buildSql(table: string, columns: string[], jsonColumns: string[]) {
+  const t = `"${table}"`;
+  const content = columns.filter((c) => !["created_at", "updated_at", "version"].includes(c));
+  const values = content.map((c) => `:${c}`).join(", ");
+  const all = selectList(columns, jsonColumns);
+  const set = content.filter((c) => c !== "session_id").map((c) => `${c} = excluded.${c}`).join(", ");
+  const insert = `INSERT INTO ${t} (${content.join(", ")}, created_at, updated_at, version) ` +
+    `VALUES (${values}, :now, :now, 1) ON CONFLICT (session_id) DO UPDATE SET ${set}, `;
+  // An expired row (updated_at <= :live) is replaced as if absent.
+  const expired = `${t}.updated_at <= :live`;
+  const restart = `created_at = CASE WHEN ${expired} THEN excluded.created_at ELSE ${t}.created_at END, ` +
+    `updated_at = excluded.updated_at, version = CASE WHEN ${expired} THEN 1 ELSE ${t}.version + 1 END`;
+  const live = "(:live IS NULL OR updated_at > :live)";
+  return {
+    columns: all,
+    read: `SELECT ${all} FROM ${t} WHERE session_id = ?`,
+    upsert: `${insert}${restart} WHERE ${expired} OR ${t}.user_id IS NULL OR ${t}.user_id IS excluded.user_id ` +
+      `RETURNING ${all}`,
+    insertOnly: `${insert}${restart} WHERE ${expired} RETURNING ${all}`,
+    updateIfVersion:
+      `UPDATE ${t} SET ${content.filter((c) => c !== "session_id").map((c) => `${c} = :${c}`).join(", ")}, ` +
+      `updated_at = :now, version = version + 1 WHERE session_id = :session_id AND version = :expected AND ${live} ` +
+      `AND (user_id IS NULL OR user_id IS :user_id) RETURNING ${all}`,
+    delete: `DELETE FROM ${t} WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live}`,
+    rename: `UPDATE ${t} SET session_name = :name, updated_at = :now, version = version + 1 ` +
+      `WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live} RETURNING ${all}`,
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * {@linkcode MemoryStorage}: sessions in a `Map`, the reference implementation
+ * the conformance and property tests compare every other backend against.
+ *
+ * @module
+ */
+import { BaseSessionStorage, type ChangeContext, type WriteContext } from "../session/base.ts";
+import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
+import type { SessionContent } from "../session/parse.ts";
+import { applyUpsert } from "../session/stamp.ts";
+import type { BaseStorageOptions, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
+
+/** Options of {@linkcode MemoryStorage}. */
+export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageOptions<M>;
+
+/**
+ * Keeps sessions in process memory. Nothing survives the process; use it in
+ * tests and as the model of the contract.
+ *
+ * @typeParam M The mode of the sessions held.
+ *
+ * @example Save and read back
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryStorage } from "./memory.ts";
+ * await using storage = new MemoryStorage({ mode: "agent" });
+ * await storage.upsert({ sessionId: "s1", userId: "u1", memory: { turns: 1 } });
+ * const session = await storage.read("s1");
+ * assert.equal(session?.version, 1);
+ * assert.deepEqual(session?.memory, { turns: 1 });
+ * ```
+ */
+export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+  /** Batches are all or nothing; nothing is shared between processes. */
+  readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: false, persistent: false };
+  #sessions = new Map<string, SessionOf<M>>();
+
+  /** Creates an empty in-memory storage. */
+  constructor(options?: MemoryStorageOptions<M>) {
+    super("memory", options);
+  }
+
+  #live(sessionId: string, liveAfter: number | null): SessionOf<M> | null {
+    const session = this.#sessions.get(sessionId);
+    return session && !isExpired(session, liveAfter) ? session : null;
+  }
+
+  /** Nothing to create. */
+  protected doCreate(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** A copy of the stored session. */
+  protected doRead(sessionId: string): Promise<SessionOf<M> | null> {
+    const session = this.#sessions.get(sessionId);
+    return Promise.resolve(session ? structuredClone(session) : null);
+  }
+
+  /** Applies the batch to a scratch map, then commits it whole. */
+  protected doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]> {
+    const staged = new Map<string, SessionOf<M>>();
+    const stored = batch.map((content) => {
+      const previous = staged.get(content.sessionId) ?? this.#live(content.sessionId, context.liveAfter);
+      const next = applyUpsert(previous, structuredClone(content), context.expectedVersion, context.now);
+      staged.set(content.sessionId, next);
+      return structuredClone(next);
+    });
+    for (const [id, session] of staged) this.#sessions.set(id, session);
+    return Promise.resolve(stored);
+  }
+
+  #owned(sessionId: string, context: ChangeContext): SessionOf<M> | null {
+    const session = this.#live(sessionId, context.liveAfter);
+    if (session === null) return null;
+    return context.userId !== undefined && session.userId !== context.userId ? null : session;
+  }
+
+  /** Deletes a live session; an expired one is removed too but reported as absent. */
+  protected doDelete(sessionId: string, context: ChangeContext): Promise<boolean> {
+    const session = this.#owned(sessionId, context);
+    if (session === null) {
+      const stale = this.#sessions.get(sessionId);
+      if (stale && isExpired(stale, context.liveAfter)) this.#sessions.delete(sessionId);
+      return Promise.resolve(false);
+    }
+    this.#sessions.delete(sessionId);
+    return Promise.resolve(true);
+  }
+
+  /** Renames and bumps the version. */
+  protected doRename(
+    sessionId: string,
+    sessionName: string | null,
+    context: ChangeContext,
+  ): Promise<SessionOf<M> | null> {
+    const session = this.#owned(sessionId, context);
+    if (session === null) return Promise.resolve(null);
+    const next = { ...session, sessionName, updatedAt: context.now, version: session.version + 1 };
+    this.#sessions.set(sessionId, next);
+    return Promise.resolve(structuredClone(next));
+  }
+
+  /** Filters and sorts every session: fine for a model, not for large stores. */
+  protected doList(query: ListQuery): Promise<SessionOf<M>[]> {
+    const rows = [...this.#sessions.values()]
+      .filter((s) => matchesQuery(s, query, this.mode))
+      .sort((a, b) => compareSessions(a, b, query.sortBy, query.order))
+      .slice(0, query.limit + 1);
+    return Promise.resolve(structuredClone(rows));
+  }
+
+  /** Deletes expired sessions. */
+  protected doPurge(liveAfter: number): Promise<number> {
+    let count = 0;
+    for (const [id, session] of this.#sessions) {
+      if (isExpired(session, liveAfter)) {
+        this.#sessions.delete(id);
+        count++;
+      }
+    }
+    return Promise.resolve(count);
+  }
+
+  /** Forgets every session. */
+  protected doDrop(): Promise<void> {
+    this.#sessions.clear();
+    return Promise.resolve();
+  }
+
+  /** Nothing to release. */
+  protected doClose(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,83 @@
+// Checks that a value is plain JSON, iteratively (no stack overflow at 10 000 levels).
+import type { ValidationIssue } from "./errors.ts";
+
+type Path = (string | number)[];
+
+function describe(value: unknown): string {
+  if (value === undefined) return "undefined";
+  if (typeof value === "number") return String(value);
+  if (typeof value === "bigint") return "a BigInt";
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return "a symbol";
+  if (value instanceof Date) return "a Date";
+  const name = (value as object).constructor?.name;
+  return name ? `an instance of ${name}` : "a non-plain object";
+}
+
+/** Whether a string is well-formed Unicode (no lone surrogates). */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * Pushes an issue for every place where `root` is not plain JSON and returns
+ * whether it was clean. Stops after `maxIssues` issues.
+ */
+export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue[], maxIssues = 10): boolean {
+  const before = issues.length;
+  // Stack of [value, path, depth-of-parent-marker]; `null` entries pop an ancestor.
+  const stack: Array<[unknown, Path] | null> = [[root, basePath]];
+  const ancestors = new Set<object>();
+  const ancestorOrder: object[] = [];
+  while (stack.length > 0 && issues.length - before < maxIssues) {
+    const item = stack.pop();
+    if (item === null) {
+      ancestors.delete(ancestorOrder.pop()!);
+      continue;
+    }
+    const [value, path] = item!;
+    if (value === null || typeof value === "boolean") continue;
+    if (typeof value === "string") {
+      if (!isWellFormed(value)) issues.push({ path, message: "string contains a lone surrogate" });
+      continue;
+    }
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) issues.push({ path, message: `${describe(value)} is not a JSON number` });
+      continue;
+    }
+    if (typeof value !== "object") {
+      issues.push({ path, message: `${describe(value)} is not JSON` });
+      continue;
+    }
+    if (ancestors.has(value)) {
+      issues.push({ path, message: "cycle: the value contains itself" });
+      continue;
+    }
+    const isArray = Array.isArray(value);
+    if (!isArray) {
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        issues.push({ path, message: `${describe(value)} is not JSON` });
+        continue;
+      }
+    }
+    ancestors.add(value);
+    ancestorOrder.push(value);
+    stack.push(null);
+    if (isArray) {
+      const array = value as unknown[];
+      for (let i = array.length - 1; i >= 0; i--) {
+        if (!(i in array)) issues.push({ path: [...path, i], message: "array hole is not JSON" });
+        else stack.push([array[i], [...path, i]]);
+      }
+    } else {
+      const keys = Object.keys(value);
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const key = keys[i]!;
+        if (!isWellFormed(key)) issues.push({ path: [...path, key], message: "key contains a lone surrogate" });
+        stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
+      }
+    }
+  }
+  return issues.length === before;
+}

@@ -1,0 +1,89 @@
+// zod schemas of sessions; private so zod's types stay out of the public API.
+import { z } from "zod";
+import { checkJson, isWellFormed } from "./_json.ts";
+import { MODE_FIELDS } from "./modes.ts";
+import type { SessionMode } from "./types.ts";
+
+/** Longest id accepted, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 512;
+/** Longest session name accepted. */
+export const MAX_NAME_LENGTH = 1024;
+
+const wellFormed = (s: string) => isWellFormed(s);
+
+/** A session id, user id or entity id: 1–512 characters of well-formed text. */
+export const idSchema: z.ZodType<string> = z.string()
+  .min(1, "must not be empty")
+  .max(MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
+  .refine(wellFormed, "contains a lone surrogate");
+
+const nameSchema = z.string()
+  .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
+  .refine(wellFormed, "contains a lone surrogate");
+
+/** A JSON object checked deeply (see `_json.ts`); issues carry the full path. */
+const jsonObjectSchema = z.custom<Record<string, unknown>>().superRefine((value, ctx) => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: "custom", message: "expected a JSON object or null" });
+    return;
+  }
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  checkJson(value, [], issues);
+  for (const issue of issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+});
+
+const timeSchema = z.number().int().nonnegative();
+
+function inputShape(mode: SessionMode): Record<string, z.ZodType> {
+  const f = MODE_FIELDS[mode];
+  const shape: Record<string, z.ZodType> = {
+    sessionId: idSchema,
+    userId: idSchema.nullish(),
+    sessionName: nameSchema.nullish(),
+    // Present when a read-back session is written again; ignored.
+    createdAt: z.unknown().optional(),
+    updatedAt: z.unknown().optional(),
+    version: z.unknown().optional(),
+  };
+  for (const name of f.strings) shape[name] = idSchema.nullish();
+  for (const name of f.objects) shape[name] = jsonObjectSchema.nullish();
+  return shape;
+}
+
+function storedShape(mode: SessionMode): Record<string, z.ZodType> {
+  const f = MODE_FIELDS[mode];
+  const shape: Record<string, z.ZodType> = {
+    sessionId: z.string().min(1),
+    userId: z.string().nullable(),
+    sessionName: z.string().nullable(),
+    createdAt: timeSchema,
+    updatedAt: timeSchema,
+    version: z.number().int().positive(),
+  };
+  for (const name of f.strings) shape[name] = z.string().nullable();
+  // Stored JSON came from JSON.parse, so a shallow check is enough.
+  for (const name of f.objects) shape[name] = z.record(z.string(), z.unknown()).nullable();
+  return shape;
+}
+
+/** Upsert input schemas by mode (unknown keys rejected, to catch typos). */
+export const inputSchemas: Record<SessionMode, z.ZodType<Record<string, unknown>>> = {
+  agent: z.strictObject(inputShape("agent")),
+  team: z.strictObject(inputShape("team")),
+  workflow: z.strictObject(inputShape("workflow")),
+};
+
+/** Stored session schemas by mode. */
+export const storedSchemas: Record<SessionMode, z.ZodType<Record<string, unknown>>> = {
+  agent: z.strictObject(storedShape("agent")),
+  team: z.strictObject(storedShape("team")),
+  workflow: z.strictObject(storedShape("workflow")),
+};
+
+/** Converts zod issues to our plain issues. */
+export function toIssues(error: z.ZodError): { path: (string | number)[]; message: string }[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.filter((p): p is string | number => typeof p !== "symbol"),
+    message: issue.message,
+  }));
+}

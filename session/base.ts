@@ -1,0 +1,290 @@
+/**
+ * {@linkcode BaseSessionStorage}: the argument checking, TTL, paging and error
+ * wrapping every backend shares. A backend extends it and supplies only the
+ * storage operations (`do*` methods).
+ *
+ * @module
+ */
+import { StorageError, ValidationError } from "./errors.ts";
+import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
+import { checkMode } from "./modes.ts";
+import {
+  checkId,
+  checkInteger,
+  checkOptionalId,
+  checkSessionName,
+  parseSessionInput,
+  type SessionContent,
+} from "./parse.ts";
+import type {
+  BaseStorageOptions,
+  ListOptions,
+  RecentOptions,
+  SessionFilter,
+  SessionInputOf,
+  SessionMode,
+  SessionOf,
+  SessionPage,
+  SessionStorage,
+  StorageCapabilities,
+  UpsertOptions,
+  UserOption,
+} from "./types.ts";
+
+/** What a backend's write receives besides the sessions. */
+export interface WriteContext {
+  /** Version the stored session must have (`0`: absent), from `upsert`'s options. */
+  expectedVersion?: number;
+  /** The current time, to stamp `updatedAt` (and `createdAt` on insert). */
+  now: number;
+  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
+  liveAfter: number | null;
+}
+
+/** What a backend's delete or rename receives. */
+export interface ChangeContext {
+  /** Only a session of this user is affected. */
+  userId?: string;
+  /** The current time. */
+  now: number;
+  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
+  liveAfter: number | null;
+}
+
+/**
+ * Base class of the backends. Public methods check their arguments, create
+ * the storage on first use, apply the TTL and turn unexpected failures into
+ * `StorageError`s naming the backend; subclasses implement the `do*` methods.
+ *
+ * @typeParam M The mode of the sessions held.
+ */
+export abstract class BaseSessionStorage<M extends SessionMode = "agent">
+  implements SessionStorage<SessionOf<M>, SessionInputOf<M>> {
+  /** The mode of the sessions held. */
+  readonly mode: M;
+  /** Name of the backend, used in error messages. */
+  readonly backend: string;
+  /** Milliseconds after the last write when a session expires, or `null`. */
+  readonly ttlMs: number | null;
+  /** What this backend can do. */
+  abstract readonly capabilities: StorageCapabilities;
+  /** Source of the current time. */
+  protected readonly clock: () => number;
+  #ready: Promise<void> | null = null;
+  #closed = false;
+
+  /** Checks the options shared by every backend. */
+  constructor(backend: string, options: BaseStorageOptions<M> | undefined) {
+    this.backend = backend;
+    this.mode = checkMode(options?.mode) as M;
+    this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
+    if (options?.clock !== undefined && typeof options.clock !== "function") {
+      throw new ValidationError([{ path: ["clock"], message: "expected a function returning epoch milliseconds" }]);
+    }
+    this.clock = options?.clock ?? Date.now;
+  }
+
+  /** Creates tables, indexes or directories (idempotent). */
+  protected abstract doCreate(): Promise<void>;
+  /** The stored session, expired or not, or `null`. */
+  protected abstract doRead(sessionId: string): Promise<SessionOf<M> | null>;
+  /** Writes `batch` in order, atomically where the backend can, applying `applyUpsert`'s rules. */
+  protected abstract doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]>;
+  /** Deletes a live session (of `context.userId` when given); `true` when one was deleted. */
+  protected abstract doDelete(sessionId: string, context: ChangeContext): Promise<boolean>;
+  /** Renames a live session (of `context.userId` when given), bumping its version. */
+  protected abstract doRename(
+    sessionId: string,
+    sessionName: string | null,
+    context: ChangeContext,
+  ): Promise<SessionOf<M> | null>;
+  /** The first `query.limit + 1` sessions matching `query`, in its order. */
+  protected abstract doList(query: ListQuery): Promise<SessionOf<M>[]>;
+  /** Deletes sessions with `updatedAt <= liveAfter`; returns how many. */
+  protected abstract doPurge(liveAfter: number): Promise<number>;
+  /** Removes this storage's data and nothing else. */
+  protected abstract doDrop(): Promise<void>;
+  /** Releases connections and handles. */
+  protected abstract doClose(): Promise<void>;
+
+  /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */
+  protected liveAfter(now: number): number | null {
+    return this.ttlMs === null ? null : now - this.ttlMs;
+  }
+
+  async #run<T>(operation: string, work: () => Promise<T>, create = true): Promise<T> {
+    if (this.#closed) throw new StorageError(`${this.backend}: storage is closed`, { backend: this.backend });
+    try {
+      if (create) await this.#ensureCreated();
+      return await work();
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StorageError(`${this.backend}: ${operation} failed: ${message}`, {
+        cause: error,
+        backend: this.backend,
+      });
+    }
+  }
+
+  #ensureCreated(): Promise<void> {
+    if (this.#ready === null) {
+      this.#ready = this.doCreate().catch((error) => {
+        this.#ready = null;
+        throw error;
+      });
+    }
+    return this.#ready;
+  }
+
+  /** Creates tables, indexes or directories and applies migrations. Idempotent. */
+  async create(): Promise<void> {
+    return await this.#run("create", async () => {
+      this.#ready = null;
+      await this.#ensureCreated();
+    }, false);
+  }
+
+  /** The session, or `null` when absent, expired, or owned by another user than `userId`. */
+  async read(sessionId: string, userId?: string): Promise<SessionOf<M> | null> {
+    const id = checkId(sessionId, "sessionId");
+    const user = checkOptionalId(userId, "userId");
+    return await this.#run("read", async () => {
+      const session = await this.doRead(id);
+      if (session === null || isExpired(session, this.liveAfter(this.clock()))) return null;
+      if (user !== undefined && session.userId !== user) return null;
+      return session;
+    });
+  }
+
+  /** Inserts or updates a session; throws `ConflictError` or `UserMismatchError` without writing. */
+  async upsert(input: SessionInputOf<M>, options?: UpsertOptions): Promise<SessionOf<M>> {
+    const content = parseSessionInput(this.mode, input);
+    const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
+    return await this.#run("upsert", async () => {
+      const now = this.clock();
+      const context: WriteContext = { now, liveAfter: this.liveAfter(now) };
+      if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
+      const [stored] = await this.doWrite([content], context);
+      return stored!;
+    });
+  }
+
+  /** Upserts several sessions in order; all or nothing where `capabilities.atomicBatch`. */
+  async upsertMany(inputs: SessionInputOf<M>[]): Promise<SessionOf<M>[]> {
+    if (!Array.isArray(inputs)) throw new ValidationError([{ path: [], message: "expected an array of sessions" }]);
+    const batch = inputs.map((input, i) => {
+      try {
+        return parseSessionInput(this.mode, input);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] })), {
+          cause: error,
+        });
+      }
+    });
+    return await this.#run("upsertMany", async () => {
+      if (batch.length === 0) return [];
+      const now = this.clock();
+      return await this.doWrite(batch, { now, liveAfter: this.liveAfter(now) });
+    });
+  }
+
+  #changeContext(options: UserOption | undefined): ChangeContext {
+    const now = this.clock();
+    const context: ChangeContext = { now, liveAfter: this.liveAfter(now) };
+    const userId = checkOptionalId(options?.userId, "userId");
+    if (userId !== undefined) context.userId = userId;
+    return context;
+  }
+
+  /** Deletes a session; `true` when a live session was deleted. */
+  async deleteSession(sessionId: string, options?: UserOption): Promise<boolean> {
+    const id = checkId(sessionId, "sessionId");
+    const context = this.#changeContext(options);
+    return await this.#run("deleteSession", () => this.doDelete(id, context));
+  }
+
+  /** Sets the session's name and bumps its version; `null` when absent. */
+  async renameSession(
+    sessionId: string,
+    sessionName: string | null,
+    options?: UserOption,
+  ): Promise<SessionOf<M> | null> {
+    const id = checkId(sessionId, "sessionId");
+    const name = checkSessionName(sessionName);
+    const context = this.#changeContext(options);
+    return await this.#run("renameSession", () => this.doRename(id, name, context));
+  }
+
+  /** One page of matching sessions; pass `nextCursor` back for the next. */
+  async listSessions(options?: ListOptions): Promise<SessionPage<SessionOf<M>>> {
+    return await this.#run("listSessions", async () => {
+      const query = toListQuery(options, this.liveAfter(this.clock()));
+      return toPage(await this.doList(query), query);
+    });
+  }
+
+  /** Every matching session, newest `createdAt` first (read page by page). */
+  async getAllSessions(filter?: SessionFilter): Promise<SessionOf<M>[]> {
+    const all: SessionOf<M>[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: SessionPage<SessionOf<M>> = await this.listSessions({
+        ...pickFilter(filter),
+        limit: MAX_PAGE_SIZE,
+        cursor,
+      });
+      all.push(...page.sessions);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return all;
+  }
+
+  /** Ids of every matching session, newest `createdAt` first. */
+  async getAllSessionIds(filter?: SessionFilter): Promise<string[]> {
+    return (await this.getAllSessions(filter)).map((s) => s.sessionId);
+  }
+
+  /** The `limit` (default 2) newest matching sessions by `createdAt`. */
+  async getRecentSessions(options?: RecentOptions): Promise<SessionOf<M>[]> {
+    const limit = checkInteger(options?.limit, "limit", 1, MAX_PAGE_SIZE) ?? 2;
+    const page = await this.listSessions({ ...pickFilter(options), limit, sortBy: "createdAt", order: "desc" });
+    return page.sessions;
+  }
+
+  /** Deletes sessions not written for `ttlMs`; returns how many (`0` without TTL). */
+  async purgeExpired(): Promise<number> {
+    return await this.#run("purgeExpired", () => {
+      const liveAfter = this.liveAfter(this.clock());
+      return liveAfter === null ? Promise.resolve(0) : this.doPurge(liveAfter);
+    });
+  }
+
+  /** Removes this storage's data; the next operation creates it afresh. */
+  async drop(): Promise<void> {
+    return await this.#run("drop", async () => {
+      await this.doDrop();
+      this.#ready = null;
+    }, false);
+  }
+
+  /** Releases connections and handles; later calls throw. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.doClose();
+  }
+
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function pickFilter(filter: SessionFilter | undefined): SessionFilter {
+  const out: SessionFilter = {};
+  if (filter?.userId !== undefined) out.userId = filter.userId;
+  if (filter?.entityId !== undefined) out.entityId = filter.entityId;
+  return out;
+}

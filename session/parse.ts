@@ -1,0 +1,89 @@
+/**
+ * Validation of what enters storage and of what is read back.
+ *
+ * @module
+ */
+import { CorruptRecordError, ValidationError } from "./errors.ts";
+import { idSchema, inputSchemas, MAX_NAME_LENGTH, storedSchemas, toIssues } from "./_schemas.ts";
+import { isWellFormed } from "./_json.ts";
+import { MODE_FIELDS } from "./modes.ts";
+import type { SessionMode, SessionOf } from "./types.ts";
+
+/** A validated upsert input: every field of the mode present (missing ones `null`), storage fields removed. */
+export type SessionContent<M extends SessionMode> = Omit<SessionOf<M>, "createdAt" | "updatedAt" | "version">;
+
+/**
+ * Validates an upsert input of `mode` and returns its content with missing
+ * fields set to `null`. Throws `ValidationError` naming every bad path.
+ *
+ * @example Missing fields become null
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSessionInput } from "./parse.ts";
+ * const content = parseSessionInput("agent", { sessionId: "s1", memory: { a: 1 } });
+ * assert.equal(content.userId, null);
+ * assert.deepEqual(content.memory, { a: 1 });
+ * ```
+ */
+export function parseSessionInput<M extends SessionMode>(mode: M, input: unknown): SessionContent<M> {
+  const result = inputSchemas[mode].safeParse(input);
+  if (!result.success) throw new ValidationError(toIssues(result.error), { cause: result.error });
+  const out: Record<string, unknown> = {};
+  for (const key of MODE_FIELDS[mode].all) {
+    if (key === "createdAt" || key === "updatedAt" || key === "version") continue;
+    out[key] = result.data[key] ?? null;
+  }
+  return out as SessionContent<M>;
+}
+
+/**
+ * Validates a record read back from a backend. Throws `CorruptRecordError`
+ * naming `location` (a file, key or row) when it is not a session of `mode`.
+ */
+export function parseStoredSession<M extends SessionMode>(mode: M, record: unknown, location: string): SessionOf<M> {
+  const result = storedSchemas[mode].safeParse(record);
+  if (!result.success) {
+    const first = toIssues(result.error)[0];
+    const where = first && first.path.length > 0 ? `${first.path.join(".")}: ` : "";
+    throw new CorruptRecordError(location, `not a valid ${mode} session (${where}${first?.message})`, {
+      cause: result.error,
+    });
+  }
+  return result.data as SessionOf<M>;
+}
+
+/** Throws `ValidationError` unless `value` is a valid id (1–512 characters, well-formed). */
+export function checkId(value: unknown, name: string): string {
+  const result = idSchema.safeParse(value);
+  if (!result.success) throw new ValidationError(toIssues(result.error).map((i) => ({ ...i, path: [name] })));
+  return result.data;
+}
+
+/** Throws `ValidationError` unless `value` is `undefined` or a valid id. */
+export function checkOptionalId(value: unknown, name: string): string | undefined {
+  return value === undefined ? undefined : checkId(value, name);
+}
+
+/** Throws `ValidationError` unless `value` is `null` or a valid session name. */
+export function checkSessionName(value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== "string") {
+    throw new ValidationError([{ path: ["sessionName"], message: "expected a string or null" }]);
+  }
+  if (value.length > MAX_NAME_LENGTH || !isWellFormed(value)) {
+    throw new ValidationError([{
+      path: ["sessionName"],
+      message: `must be well-formed text of at most ${MAX_NAME_LENGTH} characters`,
+    }]);
+  }
+  return value;
+}
+
+/** Throws `ValidationError` unless `value` is `undefined` or an integer in `[min, max]`. */
+export function checkInteger(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError([{ path: [name], message: `expected an integer from ${min} to ${max}` }]);
+  }
+  return value;
+}

@@ -1,0 +1,242 @@
+/**
+ * The session model and the storage contract every backend honours.
+ *
+ * @module
+ */
+
+/** A session's kind. Storages of different modes never see each other's sessions. */
+export type SessionMode = "agent" | "team" | "workflow";
+
+/** Every mode, in a fixed order. */
+export const SESSION_MODES: readonly SessionMode[] = ["agent", "team", "workflow"];
+
+/** A plain JSON value: no `undefined`, `NaN`, `Infinity`, BigInt, functions, cycles or class instances. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** A plain JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Fields every session has, whatever its mode. */
+export interface SessionBase {
+  /** Caller-chosen id, 1–512 characters of any well-formed text. */
+  sessionId: string;
+  /** Owner of the session, or `null` for an unowned one. */
+  userId: string | null;
+  /** Human-readable name. */
+  sessionName: string | null;
+  /** The agent's memory. */
+  memory: JsonObject | null;
+  /** Free-form session state. */
+  sessionData: JsonObject | null;
+  /** Anything else the caller wants kept. */
+  extraData: JsonObject | null;
+  /** Epoch milliseconds of the first insert; set by the storage and never changed. */
+  createdAt: number;
+  /** Epoch milliseconds of the last write; set by the storage. */
+  updatedAt: number;
+  /** 1 on insert, +1 on every write; set by the storage. */
+  version: number;
+}
+
+/** A session of an agent. */
+export interface AgentSession extends SessionBase {
+  /** The agent's id (the entity id of mode `agent`). */
+  agentId: string | null;
+  /** Data about the agent. */
+  agentData: JsonObject | null;
+  /** The team session this agent session belongs to. */
+  teamSessionId: string | null;
+}
+
+/** A session of a team of agents. */
+export interface TeamSession extends SessionBase {
+  /** The team's id (the entity id of mode `team`). */
+  teamId: string | null;
+  /** Data about the team. */
+  teamData: JsonObject | null;
+  /** The parent team session, for nested teams. */
+  teamSessionId: string | null;
+}
+
+/** A session of a workflow. */
+export interface WorkflowSession extends SessionBase {
+  /** The workflow's id (the entity id of mode `workflow`). */
+  workflowId: string | null;
+  /** Data about the workflow. */
+  workflowData: JsonObject | null;
+}
+
+/** Any session. */
+export type Session = AgentSession | TeamSession | WorkflowSession;
+
+/** The session type of a mode. */
+export type SessionOf<M extends SessionMode> = {
+  agent: AgentSession;
+  team: TeamSession;
+  workflow: WorkflowSession;
+}[M];
+
+/**
+ * What callers pass to `upsert` in a mode: the session's fields, missing ones
+ * become `null`. `createdAt`, `updatedAt` and `version` may be present (so a
+ * session read back can be written again) and are ignored: storage sets them.
+ */
+export type SessionInputOf<M extends SessionMode> =
+  & { sessionId: string }
+  & Partial<Omit<SessionOf<M>, "sessionId">>;
+
+/** Upsert input of mode `agent`. */
+export type AgentSessionInput = SessionInputOf<"agent">;
+/** Upsert input of mode `team`. */
+export type TeamSessionInput = SessionInputOf<"team">;
+/** Upsert input of mode `workflow`. */
+export type WorkflowSessionInput = SessionInputOf<"workflow">;
+
+/** Options of `upsert`. */
+export interface UpsertOptions {
+  /**
+   * Write only if the stored version equals this (`0`: the session must not exist),
+   * else throw `ConflictError`. Checked atomically with the write.
+   */
+  expectedVersion?: number;
+}
+
+/** Restricts an operation to the sessions of one user. */
+export interface UserOption {
+  /** When given, only a session whose `userId` equals it is affected. */
+  userId?: string;
+}
+
+/** Filter of the simple listing methods. */
+export interface SessionFilter {
+  /** Only sessions of this user. */
+  userId?: string;
+  /** Only sessions of this agent / team / workflow (by mode). */
+  entityId?: string;
+}
+
+/** The field a listing is sorted by. */
+export type SortField = "createdAt" | "updatedAt";
+
+/** Options of `listSessions`. Time bounds are exclusive. */
+export interface ListOptions extends SessionFilter {
+  /** Only sessions with exactly this name. */
+  sessionName?: string;
+  /** Only sessions created strictly after this epoch-ms time. */
+  createdAfter?: number;
+  /** Only sessions created strictly before this epoch-ms time. */
+  createdBefore?: number;
+  /** Only sessions updated strictly after this epoch-ms time. */
+  updatedAfter?: number;
+  /** Only sessions updated strictly before this epoch-ms time. */
+  updatedBefore?: number;
+  /**
+   * Sort key; ties are broken by `sessionId` in code point order.
+   * @default {"createdAt"}
+   */
+  sortBy?: SortField;
+  /**
+   * Sort direction.
+   * @default {"desc"}
+   */
+  order?: "asc" | "desc";
+  /**
+   * Page size, 1–1000.
+   * @default {20}
+   */
+  limit?: number;
+  /** `nextCursor` of the previous page, with the same sort and filters. */
+  cursor?: string | null;
+}
+
+/** One page of `listSessions`. */
+export interface SessionPage<S> {
+  /** The sessions of this page, in order. */
+  sessions: S[];
+  /** Pass as `cursor` to get the next page; `null` when this page reached the end. */
+  nextCursor: string | null;
+}
+
+/** Options of `getRecentSessions`. */
+export interface RecentOptions extends SessionFilter {
+  /**
+   * How many sessions, 1–1000.
+   * @default {2}
+   */
+  limit?: number;
+}
+
+/** What a backend can do; third-party backends may lack some. All backends of this package have all. */
+export interface StorageCapabilities {
+  /** `upsertMany` is all-or-nothing. */
+  atomicBatch: boolean;
+  /** `expectedVersion` holds across processes, not only within one. */
+  crossProcessOcc: boolean;
+  /** Data survives `close()` and a new storage on the same location sees it. */
+  persistent: boolean;
+}
+
+/**
+ * The contract every backend honours.
+ *
+ * @typeParam S The session type of the storage's mode.
+ * @typeParam I The upsert input type of the storage's mode.
+ */
+export interface SessionStorage<S extends Session = Session, I = unknown> {
+  /** The mode of the sessions held here. */
+  readonly mode: SessionMode;
+  /** Name of the backend, used in error messages. */
+  readonly backend: string;
+  /** What this backend can do. */
+  readonly capabilities: StorageCapabilities;
+  /** Creates tables, indexes or directories and applies migrations. Idempotent; other methods call it when needed. */
+  create(): Promise<void>;
+  /** The session, or `null` when absent, expired, or owned by another user than `userId`. */
+  read(sessionId: string, userId?: string): Promise<S | null>;
+  /** Inserts or updates a session and returns it as stored. */
+  upsert(input: I, options?: UpsertOptions): Promise<S>;
+  /** Upserts several sessions, in order; see `capabilities.atomicBatch`. */
+  upsertMany(inputs: I[]): Promise<S[]>;
+  /** Deletes a session; `true` when something was deleted. */
+  deleteSession(sessionId: string, options?: UserOption): Promise<boolean>;
+  /** Sets the session's name; the updated session, or `null` when absent. */
+  renameSession(sessionId: string, sessionName: string | null, options?: UserOption): Promise<S | null>;
+  /** Ids of every matching session, newest `createdAt` first. */
+  getAllSessionIds(filter?: SessionFilter): Promise<string[]>;
+  /** Every matching session, newest `createdAt` first. */
+  getAllSessions(filter?: SessionFilter): Promise<S[]>;
+  /** The `limit` (default 2) newest matching sessions by `createdAt`. */
+  getRecentSessions(options?: RecentOptions): Promise<S[]>;
+  /** One page of matching sessions, keyset-paginated. */
+  listSessions(options?: ListOptions): Promise<SessionPage<S>>;
+  /** Deletes sessions not written for `ttlMs`; returns how many. `0` without `ttlMs`. */
+  purgeExpired(): Promise<number>;
+  /** Removes this storage's data (its table, directory, key prefix or object store) and nothing else. */
+  drop(): Promise<void>;
+  /** Releases connections and handles. */
+  close(): Promise<void>;
+  /** Same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options every backend takes. */
+export interface BaseStorageOptions<M extends SessionMode = "agent"> {
+  /**
+   * The kind of sessions held.
+   * @default {"agent"}
+   */
+  mode?: M;
+  /** A session not written for this many milliseconds reads as absent and is not listed. */
+  ttlMs?: number;
+  /**
+   * Source of the current time in epoch milliseconds (inject one in tests).
+   * @default {Date.now}
+   */
+  clock?: () => number;
+}
