@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Client, InArgs, InStatement, Row } from "@libsql/client";
+import type { Client, InArgs, InStatement, InValue, Row } from "@libsql/client";
 
 /**
  * The part of `@libsql/client`'s `Client` this storage uses. Pass a real
@@ -155,15 +155,23 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
   async #connect(): Promise<Client> {
     if (this.#client) return this.#client;
     this.#connecting ??= (async () => {
+      const file = this.#url.startsWith("file:");
       const config = {
         url: this.#url,
         authToken: this.#authToken,
         timeout: this.#busyTimeoutMs,
         intMode: "number" as const,
+        // One connection, so the per-connection pragmas below hold for every statement.
+        ...(file ? { concurrency: 1 } : {}),
       };
       const driver = this.#web ? await import("@libsql/client/web") : await import("@libsql/client");
       const client = driver.createClient(config);
-      if (this.#url.startsWith("file:")) await client.execute("PRAGMA journal_mode = WAL");
+      if (file) {
+        // WAL lets readers run beside a writer; synchronous=NORMAL is durable against
+        // process crashes (a power loss may drop the last commits) and far faster.
+        await client.execute("PRAGMA journal_mode = WAL");
+        await client.execute("PRAGMA synchronous = NORMAL");
+      }
       this.#client = client;
       return client;
     })().catch((error) => {
@@ -237,7 +245,7 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return parseStoredSession(this.mode, record, location);
   }
 
-  #contentArgs(content: SessionContent<M>): InArgs {
+  #contentArgs(content: SessionContent<M>): Record<string, InValue> {
     const fields = MODE_FIELDS[this.mode];
     const args: Record<string, string | null> = {};
     for (const name of ["sessionId", "userId", "sessionName", ...fields.strings]) {
@@ -257,31 +265,46 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return result.rows[0] ? this.#toSession(result.rows[0]) : null;
   }
 
-  #writeStatement(content: SessionContent<M>, context: WriteContext): InStatement {
-    const args = { ...this.#contentArgs(content), now: context.now, live: context.liveAfter };
-    if (context.expectedVersion === undefined) return { sql: this.#sql.upsert, args };
-    if (context.expectedVersion === 0) return { sql: this.#sql.insertOnly, args };
-    return { sql: this.#sql.updateIfVersion, args: { ...args, expected: context.expectedVersion } };
+  #writeStatement(args: InArgs, context: WriteContext): InStatement {
+    const all = { ...args, now: context.now, live: context.liveAfter } as Record<string, InValue>;
+    if (context.expectedVersion === undefined) return { sql: this.#sql.upsert, args: all };
+    if (context.expectedVersion === 0) return { sql: this.#sql.insertOnly, args: all };
+    return { sql: this.#sql.updateIfVersion, args: { ...all, expected: context.expectedVersion } };
+  }
+
+  /** The stored session: the written content (copied via its JSON text) plus the stamps the row returned. */
+  #written(content: SessionContent<M>, args: Record<string, InValue>, stamps: Row): SessionOf<M> {
+    const session: Record<string, unknown> = { ...content };
+    for (const name of MODE_FIELDS[this.mode].objects) {
+      const text = args[snake(name)];
+      session[name] = typeof text === "string" ? JSON.parse(text) : null;
+    }
+    session.createdAt = stamps["created_at"];
+    session.updatedAt = stamps["updated_at"];
+    session.version = stamps["version"];
+    return session as unknown as SessionOf<M>;
   }
 
   /**
    * One statement per session: an `INSERT … ON CONFLICT DO UPDATE … WHERE`
    * (or `UPDATE … WHERE version = ?`) that writes only when the ownership and
-   * version checks hold. Several sessions run as one batch (one transaction,
-   * one round trip) where a guard after each statement aborts the batch when
-   * it changed nothing. A refused write is then read back to say why.
+   * version checks hold, returning only the stamps. Several sessions run as
+   * one batch (one transaction, one round trip) where a guard after each
+   * statement aborts the batch when it changed nothing. A refused write is
+   * then read back to say why.
    */
   protected async doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]> {
     const client = await this.#connect();
+    const args = batch.map((content) => this.#contentArgs(content));
+    const statements = args.map((a) => this.#writeStatement(a, context));
     if (batch.length === 1) {
-      const result = await client.execute(this.#writeStatement(batch[0]!, context));
-      if (result.rows[0]) return [this.#toSession(result.rows[0])];
+      const result = await client.execute(statements[0]!);
+      if (result.rows[0]) return [this.#written(batch[0]!, args[0]!, result.rows[0])];
       return await this.#explainRefusal(batch, context);
     }
-    const statements = batch.flatMap((content) => [this.#writeStatement(content, context), GUARD]);
     try {
-      const results = await client.batch(statements, "write");
-      return results.filter((_, i) => i % 2 === 0).map((r) => this.#toSession(r.rows[0]!));
+      const results = await client.batch(statements.flatMap((statement) => [statement, GUARD]), "write");
+      return batch.map((content, i) => this.#written(content, args[i]!, results[2 * i]!.rows[0]!));
     } catch (error) {
       if (!isGuardError(error)) throw error;
       return await this.#explainRefusal(batch, context);
@@ -420,6 +443,7 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
   const content = columns.filter((c) => !["created_at", "updated_at", "version"].includes(c));
   const values = content.map((c) => `:${c}`).join(", ");
   const all = selectList(columns, jsonColumns);
+  const stamps = "created_at, updated_at, version";
   const set = content.filter((c) => c !== "session_id").map((c) => `${c} = excluded.${c}`).join(", ");
   const insert = `INSERT INTO ${t} (${content.join(", ")}, created_at, updated_at, version) ` +
     `VALUES (${values}, :now, :now, 1) ON CONFLICT (session_id) DO UPDATE SET ${set}, `;
@@ -432,12 +456,12 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
     columns: all,
     read: `SELECT ${all} FROM ${t} WHERE session_id = ?`,
     upsert: `${insert}${restart} WHERE ${expired} OR ${t}.user_id IS NULL OR ${t}.user_id IS excluded.user_id ` +
-      `RETURNING ${all}`,
-    insertOnly: `${insert}${restart} WHERE ${expired} RETURNING ${all}`,
+      `RETURNING ${stamps}`,
+    insertOnly: `${insert}${restart} WHERE ${expired} RETURNING ${stamps}`,
     updateIfVersion:
       `UPDATE ${t} SET ${content.filter((c) => c !== "session_id").map((c) => `${c} = :${c}`).join(", ")}, ` +
       `updated_at = :now, version = version + 1 WHERE session_id = :session_id AND version = :expected AND ${live} ` +
-      `AND (user_id IS NULL OR user_id IS :user_id) RETURNING ${all}`,
+      `AND (user_id IS NULL OR user_id IS :user_id) RETURNING ${stamps}`,
     delete: `DELETE FROM ${t} WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live}`,
     rename: `UPDATE ${t} SET session_name = :name, updated_at = :now, version = version + 1 ` +
       `WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live} RETURNING ${all}`,

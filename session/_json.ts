@@ -2,6 +2,14 @@
 import type { ValidationIssue } from "./errors.ts";
 
 type Path = (string | number)[];
+/** A path as a linked list, so descending does not copy it. */
+type PathNode = { parent: PathNode | null; key: string | number } | null;
+
+function toPath(base: Path, node: PathNode): Path {
+  const keys: (string | number)[] = [];
+  for (let n = node; n !== null; n = n.parent) keys.push(n.key);
+  return [...base, ...keys.reverse()];
+}
 
 function describe(value: unknown): string {
   if (value === undefined) return "undefined";
@@ -26,7 +34,7 @@ export function isWellFormed(text: string): boolean {
 export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue[], maxIssues = 10): boolean {
   const before = issues.length;
   // Stack of [value, path, depth-of-parent-marker]; `null` entries pop an ancestor.
-  const stack: Array<[unknown, Path] | null> = [[root, basePath]];
+  const stack: Array<[unknown, PathNode] | null> = [[root, null]];
   const ancestors = new Set<object>();
   const ancestorOrder: object[] = [];
   while (stack.length > 0 && issues.length - before < maxIssues) {
@@ -35,29 +43,30 @@ export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue
       ancestors.delete(ancestorOrder.pop()!);
       continue;
     }
-    const [value, path] = item!;
+    const [value, node] = item!;
+    const path = () => toPath(basePath, node);
     if (value === null || typeof value === "boolean") continue;
     if (typeof value === "string") {
-      if (!isWellFormed(value)) issues.push({ path, message: "string contains a lone surrogate" });
+      if (!isWellFormed(value)) issues.push({ path: path(), message: "string contains a lone surrogate" });
       continue;
     }
     if (typeof value === "number") {
-      if (!Number.isFinite(value)) issues.push({ path, message: `${describe(value)} is not a JSON number` });
+      if (!Number.isFinite(value)) issues.push({ path: path(), message: `${describe(value)} is not a JSON number` });
       continue;
     }
     if (typeof value !== "object") {
-      issues.push({ path, message: `${describe(value)} is not JSON` });
+      issues.push({ path: path(), message: `${describe(value)} is not JSON` });
       continue;
     }
     if (ancestors.has(value)) {
-      issues.push({ path, message: "cycle: the value contains itself" });
+      issues.push({ path: path(), message: "cycle: the value contains itself" });
       continue;
     }
     const isArray = Array.isArray(value);
     if (!isArray) {
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
-        issues.push({ path, message: `${describe(value)} is not JSON` });
+        issues.push({ path: path(), message: `${describe(value)} is not JSON` });
         continue;
       }
     }
@@ -67,15 +76,15 @@ export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue
     if (isArray) {
       const array = value as unknown[];
       for (let i = array.length - 1; i >= 0; i--) {
-        if (!(i in array)) issues.push({ path: [...path, i], message: "array hole is not JSON" });
-        else stack.push([array[i], [...path, i]]);
+        if (!(i in array)) issues.push({ path: [...path(), i], message: "array hole is not JSON" });
+        else stack.push([array[i], { parent: node, key: i }]);
       }
     } else {
       const keys = Object.keys(value);
       for (let i = keys.length - 1; i >= 0; i--) {
         const key = keys[i]!;
-        if (!isWellFormed(key)) issues.push({ path: [...path, key], message: "key contains a lone surrogate" });
-        stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
+        if (!isWellFormed(key)) issues.push({ path: [...path(), key], message: "key contains a lone surrogate" });
+        stack.push([(value as Record<string, unknown>)[key], { parent: node, key }]);
       }
     }
   }
