@@ -1,4 +1,5 @@
 /** Tiny benchmark harness: runs workloads side by side and renders Markdown tables. */
+import type { JsonObject } from "../session/types.ts";
 
 /** One measured workload. */
 export interface Measurement {
@@ -51,7 +52,7 @@ export function table(headers: string[], rows: (string | number)[][]): string {
 }
 
 /** A realistic session payload of about `kb` kilobytes of JSON. */
-export function payload(kb: number, seed = 0): Record<string, unknown> {
+export function payload(kb: number, seed = 0): JsonObject {
   const messages = [];
   let size = 0;
   for (let i = 0; size < kb * 1024; i++) {

@@ -83,7 +83,7 @@ export async function libsqlSection({ smoke, dir }: SectionOptions): Promise<str
       await raw.execute({
         sql:
           "UPDATE raw SET memory = ?, updated_at = ?, version = version + 1 WHERE session_id = ? AND version = ? RETURNING *",
-        args: [JSON.stringify(small), Date.now(), "seed-1", r.rows[0]!.version],
+        args: [JSON.stringify(small), Date.now(), "seed-1", r.rows[0]!.version as number],
       });
     },
   );
