@@ -22,13 +22,27 @@ export interface LibsqlClientLike {
   /** Closes the client. */
   close(): void;
 }
-import { BaseSessionStorage, type ChangeContext, type WriteContext } from "../session/base.ts";
-import { ConflictError, CorruptRecordError, ValidationError } from "../session/errors.ts";
+import {
+  type AppendContext,
+  BaseSessionStorage,
+  type ChangeContext,
+  type RunQuery,
+  type WriteContext,
+} from "../session/base.ts";
+import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import type { ListQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";
 import { parseStoredSession, type SessionContent } from "../session/parse.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
-import type { BaseStorageOptions, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
+import type {
+  AppendRunsResult,
+  BaseStorageOptions,
+  JsonObject,
+  RunRecord,
+  SessionMode,
+  SessionOf,
+  StorageCapabilities,
+} from "../session/types.ts";
 
 /** Options of {@linkcode LibsqlStorage}. */
 export interface LibsqlStorageOptions<M extends SessionMode = "agent"> extends BaseStorageOptions<M> {
@@ -57,7 +71,7 @@ export interface LibsqlStorageOptions<M extends SessionMode = "agent"> extends B
 }
 
 /** The layout version this code writes; older tables are migrated by `create()`. */
-export const LIBSQL_SCHEMA_VERSION = 1;
+export const LIBSQL_SCHEMA_VERSION = 2;
 
 const SCHEMA_TABLE = "agentstate_schema";
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -90,6 +104,17 @@ function migrations(table: string, mode: SessionMode): string[][] {
       index("entity_created", `${entity}, created_at, session_id`),
       index("entity_updated", `${entity}, updated_at, session_id`),
       index("name", "session_name"),
+    ],
+    [
+      // Version 2: the append-only run log, emptied with its session by triggers, so a
+      // delete, a purge or the re-creation of an expired session (version back to 1)
+      // takes the runs along in the same statement.
+      `CREATE TABLE IF NOT EXISTS "${table}_runs" (session_id TEXT NOT NULL, seq INTEGER NOT NULL, ` +
+      `created_at INTEGER NOT NULL, run TEXT NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID`,
+      `CREATE TRIGGER IF NOT EXISTS "${table}_runs_on_delete" AFTER DELETE ON ${t} ` +
+      `BEGIN DELETE FROM "${table}_runs" WHERE session_id = OLD.session_id; END`,
+      `CREATE TRIGGER IF NOT EXISTS "${table}_runs_on_restart" AFTER UPDATE OF version ON ${t} ` +
+      `WHEN NEW.version = 1 BEGIN DELETE FROM "${table}_runs" WHERE session_id = NEW.session_id; END`,
     ],
   ];
 }
@@ -389,6 +414,76 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return result.rows.map((row) => this.#toSession(row));
   }
 
+  /**
+   * One batch (one transaction, one round trip): bump the version where the
+   * ownership, TTL and version checks hold, guard, then one `INSERT` per run
+   * numbered after the current last `seq`.
+   */
+  protected override async doAppendRuns(
+    sessionId: string,
+    runs: JsonObject[],
+    context: AppendContext,
+  ): Promise<AppendRunsResult> {
+    const client = await this.#connect();
+    const args = { id: sessionId, now: context.now, live: context.liveAfter, user: context.userId };
+    const statements: InStatement[] = [
+      { sql: this.#sql.bump, args: { ...args, expected: context.expectedVersion ?? null } },
+      GUARD,
+      ...runs.map((run) => ({
+        sql: this.#sql.appendRun,
+        args: { id: sessionId, now: context.now, run: JSON.stringify(run) },
+      })),
+      { sql: this.#sql.runCount, args: { id: sessionId } },
+    ];
+    try {
+      const results = await client.batch(statements, "write");
+      return {
+        version: Number(results[0]!.rows[0]!["version"]),
+        runCount: Number(results[results.length - 1]!.rows[0]!["run_count"]),
+      };
+    } catch (error) {
+      if (!isGuardError(error)) throw error;
+      const stored = await this.doRead(sessionId);
+      if (stored === null || (context.liveAfter !== null && stored.updatedAt <= context.liveAfter)) {
+        throw new SessionNotFoundError(sessionId, { backend: this.backend });
+      }
+      checkWrite(sessionId, stored, context.userId, context.expectedVersion);
+      throw new ConflictError(sessionId, context.expectedVersion ?? -1, stored.version, { backend: this.backend });
+    }
+  }
+
+  /** One query joining the runs to their live session. */
+  protected override async doGetRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
+    const client = await this.#connect();
+    const asc = query.order === "asc";
+    const result = await client.execute({
+      sql: asc ? this.#sql.runsAsc : this.#sql.runsDesc,
+      args: {
+        id: sessionId,
+        user: query.userId ?? null,
+        live: query.liveAfter,
+        after: query.afterSeq ?? (asc ? 0 : Number.MAX_SAFE_INTEGER),
+        limit: query.limit + 1,
+      },
+    });
+    return result.rows.map((row) => {
+      let run: unknown;
+      try {
+        run = JSON.parse(String(row["run"]));
+      } catch (error) {
+        throw new CorruptRecordError(
+          `${this.table}_runs row ${JSON.stringify(sessionId)} seq ${row["seq"]}`,
+          "not JSON",
+          {
+            cause: error,
+            backend: this.backend,
+          },
+        );
+      }
+      return { seq: Number(row["seq"]), createdAt: Number(row["created_at"]), run: run as JsonObject };
+    });
+  }
+
   /** `DELETE … WHERE updated_at <= ?`. */
   protected async doPurge(liveAfter: number): Promise<number> {
     const client = await this.#connect();
@@ -405,6 +500,7 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     await this.schemaVersion();
     await client.batch([
       `DROP TABLE IF EXISTS "${this.table}"`,
+      `DROP TABLE IF EXISTS "${this.table}_runs"`,
       { sql: `DELETE FROM ${SCHEMA_TABLE} WHERE table_name = ?`, args: [this.table] },
     ], "write");
   }
@@ -444,6 +540,11 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
   const values = content.map((c) => `:${c}`).join(", ");
   const all = selectList(columns, jsonColumns);
   const stamps = "created_at, updated_at, version";
+  const runs = `"${table}_runs"`;
+  const runsPage = (op: string, direction: string) =>
+    `SELECT r.seq, r.created_at, r.run FROM ${runs} r JOIN ${t} s ON s.session_id = r.session_id ` +
+    `WHERE r.session_id = :id AND (:user IS NULL OR s.user_id = :user) AND (:live IS NULL OR s.updated_at > :live) ` +
+    `AND r.seq ${op} :after ORDER BY r.seq ${direction} LIMIT :limit`;
   const set = content.filter((c) => c !== "session_id").map((c) => `${c} = excluded.${c}`).join(", ");
   const insert = `INSERT INTO ${t} (${content.join(", ")}, created_at, updated_at, version) ` +
     `VALUES (${values}, :now, :now, 1) ON CONFLICT (session_id) DO UPDATE SET ${set}, `;
@@ -463,6 +564,13 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
       `updated_at = :now, version = version + 1 WHERE session_id = :session_id AND version = :expected AND ${live} ` +
       `AND (user_id IS NULL OR user_id IS :user_id) RETURNING ${stamps}`,
     delete: `DELETE FROM ${t} WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live}`,
+    bump: `UPDATE ${t} SET updated_at = :now, version = version + 1 WHERE session_id = :id AND ${live} ` +
+      `AND (user_id IS NULL OR user_id IS :user) AND (:expected IS NULL OR version = :expected) RETURNING version`,
+    appendRun: `INSERT INTO ${runs} (session_id, seq, created_at, run) ` +
+      `SELECT :id, coalesce(max(seq), 0) + 1, :now, :run FROM ${runs} WHERE session_id = :id`,
+    runCount: `SELECT coalesce(max(seq), 0) AS run_count FROM ${runs} WHERE session_id = :id`,
+    runsAsc: runsPage(">", "ASC"),
+    runsDesc: runsPage("<", "DESC"),
     rename: `UPDATE ${t} SET session_name = :name, updated_at = :now, version = version + 1 ` +
       `WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live} RETURNING ${all}`,
   };

@@ -4,11 +4,26 @@
  *
  * @module
  */
-import { BaseSessionStorage, type ChangeContext, type WriteContext } from "../session/base.ts";
+import {
+  type AppendContext,
+  BaseSessionStorage,
+  type ChangeContext,
+  type RunQuery,
+  type WriteContext,
+} from "../session/base.ts";
+import { SessionNotFoundError } from "../session/errors.ts";
 import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import type { SessionContent } from "../session/parse.ts";
-import { applyUpsert } from "../session/stamp.ts";
-import type { BaseStorageOptions, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
+import { applyUpsert, checkWrite } from "../session/stamp.ts";
+import type {
+  AppendRunsResult,
+  BaseStorageOptions,
+  JsonObject,
+  RunRecord,
+  SessionMode,
+  SessionOf,
+  StorageCapabilities,
+} from "../session/types.ts";
 
 /** Options of {@linkcode MemoryStorage}. */
 export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageOptions<M>;
@@ -34,6 +49,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
   /** Batches are all or nothing; nothing is shared between processes. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: false, persistent: false };
   #sessions = new Map<string, SessionOf<M>>();
+  #runs = new Map<string, RunRecord[]>();
 
   /** Creates an empty in-memory storage. */
   constructor(options?: MemoryStorageOptions<M>) {
@@ -65,7 +81,11 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
       staged.set(content.sessionId, next);
       return structuredClone(next);
     });
-    for (const [id, session] of staged) this.#sessions.set(id, session);
+    for (const [id, session] of staged) {
+      // A session created afresh (absent or expired before) starts with an empty run log.
+      if (session.version === 1) this.#runs.delete(id);
+      this.#sessions.set(id, session);
+    }
     return Promise.resolve(stored);
   }
 
@@ -84,6 +104,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
       return Promise.resolve(false);
     }
     this.#sessions.delete(sessionId);
+    this.#runs.delete(sessionId);
     return Promise.resolve(true);
   }
 
@@ -109,12 +130,42 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return Promise.resolve(structuredClone(rows));
   }
 
+  /** Appends to the session's array of runs and bumps its version. */
+  protected override doAppendRuns(
+    sessionId: string,
+    runs: JsonObject[],
+    context: AppendContext,
+  ): Promise<AppendRunsResult> {
+    const session = this.#live(sessionId, context.liveAfter);
+    if (session === null) return Promise.reject(new SessionNotFoundError(sessionId));
+    checkWrite(sessionId, session, context.userId, context.expectedVersion);
+    const log = this.#runs.get(sessionId) ?? [];
+    for (const run of runs) log.push({ seq: log.length + 1, createdAt: context.now, run });
+    this.#runs.set(sessionId, log);
+    const version = session.version + 1;
+    this.#sessions.set(sessionId, { ...session, updatedAt: context.now, version });
+    return Promise.resolve({ version, runCount: log.length });
+  }
+
+  /** Slices the session's array of runs. */
+  protected override doGetRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
+    const session = this.#owned(sessionId, { ...query, now: 0 });
+    if (session === null) return Promise.resolve([]);
+    const log = this.#runs.get(sessionId) ?? [];
+    const after = query.afterSeq;
+    const rows = query.order === "asc"
+      ? log.filter((r) => after === null || r.seq > after)
+      : log.filter((r) => after === null || r.seq < after).reverse();
+    return Promise.resolve(structuredClone(rows.slice(0, query.limit + 1)));
+  }
+
   /** Deletes expired sessions. */
   protected doPurge(liveAfter: number): Promise<number> {
     let count = 0;
     for (const [id, session] of this.#sessions) {
       if (isExpired(session, liveAfter)) {
         this.#sessions.delete(id);
+        this.#runs.delete(id);
         count++;
       }
     }
@@ -124,6 +175,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
   /** Forgets every session. */
   protected doDrop(): Promise<void> {
     this.#sessions.clear();
+    this.#runs.clear();
     return Promise.resolve();
   }
 

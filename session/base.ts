@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { StorageError, ValidationError } from "./errors.ts";
+import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
+import { StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
+import { checkJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode } from "./modes.ts";
 import {
@@ -17,7 +19,13 @@ import {
   type SessionContent,
 } from "./parse.ts";
 import type {
+  AppendRunsOptions,
+  AppendRunsResult,
   BaseStorageOptions,
+  GetRunsOptions,
+  JsonObject,
+  RunPage,
+  RunRecord,
   ListOptions,
   RecentOptions,
   SessionFilter,
@@ -37,6 +45,32 @@ export interface WriteContext {
   expectedVersion?: number;
   /** The current time, to stamp `updatedAt` (and `createdAt` on insert). */
   now: number;
+  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
+  liveAfter: number | null;
+}
+
+/** What a backend's `doAppendRuns` receives. */
+export interface AppendContext {
+  /** The appender's user; `null` when not given (then only an unowned session accepts the append). */
+  userId: string | null;
+  /** Version the session must have, when given. */
+  expectedVersion?: number;
+  /** The current time: the session's `updatedAt` and the runs' `createdAt`. */
+  now: number;
+  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
+  liveAfter: number | null;
+}
+
+/** A checked `getRuns` request. */
+export interface RunQuery {
+  /** Only when the session belongs to this user. */
+  userId?: string;
+  /** Start strictly after this `seq` (in `order`), or at the start when `null`. */
+  afterSeq: number | null;
+  /** Page size. */
+  limit: number;
+  /** Direction by `seq`. */
+  order: "asc" | "desc";
   /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
   liveAfter: number | null;
 }
@@ -100,7 +134,19 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   ): Promise<SessionOf<M> | null>;
   /** The first `query.limit + 1` sessions matching `query`, in its order. */
   protected abstract doList(query: ListQuery): Promise<SessionOf<M>[]>;
-  /** Deletes sessions with `updatedAt <= liveAfter`; returns how many. */
+  /**
+   * Appends `runs` (seq = previous count + 1, + 2, …) and bumps the live
+   * session's version, atomically, after `checkWrite`; throws
+   * `SessionNotFoundError` when the session is absent or expired.
+   */
+  protected doAppendRuns(_sessionId: string, _runs: JsonObject[], _context: AppendContext): Promise<AppendRunsResult> {
+    return Promise.reject(new StorageError(`${this.backend}: run logs are not implemented`, { backend: this.backend }));
+  }
+  /** The first `query.limit + 1` runs after `query.afterSeq`; none when the session is not live or not the user's. */
+  protected doGetRuns(_sessionId: string, _query: RunQuery): Promise<RunRecord[]> {
+    return Promise.reject(new StorageError(`${this.backend}: run logs are not implemented`, { backend: this.backend }));
+  }
+  /** Deletes sessions with `updatedAt <= liveAfter`, and their runs; returns how many. */
   protected abstract doPurge(liveAfter: number): Promise<number>;
   /** Removes this storage's data and nothing else. */
   protected abstract doDrop(): Promise<void>;
@@ -253,6 +299,44 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     return page.sessions;
   }
 
+  /** Appends runs to the session's log and bumps its version once; see `SessionStorage.appendRuns`. */
+  async appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult> {
+    const id = checkId(sessionId, "sessionId");
+    const checked = checkRuns(runs);
+    const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
+    const userId = checkOptionalId(options?.userId, "userId") ?? null;
+    return await this.#run("appendRuns", () => {
+      const now = this.clock();
+      const context: AppendContext = { userId, now, liveAfter: this.liveAfter(now) };
+      if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
+      return this.doAppendRuns(id, checked, context);
+    });
+  }
+
+  /** A page of the session's runs by `seq`; see `SessionStorage.getRuns`. */
+  async getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage> {
+    const id = checkId(sessionId, "sessionId");
+    const order = options?.order ?? "asc";
+    if (order !== "asc" && order !== "desc") {
+      throw new ValidationError([{ path: ["order"], message: 'expected "asc" or "desc"' }]);
+    }
+    const query: RunQuery = {
+      afterSeq: options?.cursor == null ? null : decodeRunCursor(String(options.cursor), order),
+      limit: checkInteger(options?.limit, "limit", 1, MAX_PAGE_SIZE) ?? 100,
+      order,
+      liveAfter: null,
+    };
+    const userId = checkOptionalId(options?.userId, "userId");
+    if (userId !== undefined) query.userId = userId;
+    return await this.#run("getRuns", async () => {
+      query.liveAfter = this.liveAfter(this.clock());
+      const rows = await this.doGetRuns(id, query);
+      if (rows.length <= query.limit) return { runs: rows, nextCursor: null };
+      const runs = rows.slice(0, query.limit);
+      return { runs, nextCursor: encodeRunCursor(order, runs[runs.length - 1]!.seq) };
+    });
+  }
+
   /** Deletes sessions not written for `ttlMs`; returns how many (`0` without TTL). */
   async purgeExpired(): Promise<number> {
     return await this.#run("purgeExpired", () => {
@@ -280,6 +364,26 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Largest number of runs one `appendRuns` call takes. */
+export const MAX_RUNS_PER_APPEND = 1000;
+
+function checkRuns(runs: unknown): JsonObject[] {
+  if (!Array.isArray(runs) || runs.length === 0 || runs.length > MAX_RUNS_PER_APPEND) {
+    throw new ValidationError([{
+      path: ["runs"],
+      message: `expected an array of 1 to ${MAX_RUNS_PER_APPEND} JSON objects`,
+    }]);
+  }
+  const issues: ValidationIssue[] = [];
+  for (const [i, run] of runs.entries()) {
+    if (typeof run !== "object" || run === null || Array.isArray(run)) {
+      issues.push({ path: ["runs", i], message: "expected a JSON object" });
+    } else checkJson(run, ["runs", i], issues);
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return structuredClone(runs) as JsonObject[];
 }
 
 function pickFilter(filter: SessionFilter | undefined): SessionFilter {

@@ -64,3 +64,25 @@ export function decodeCursor(cursor: string, sortBy: SortField, order: "asc" | "
   }
   return { value: parsed[3], sessionId: parsed[4] };
 }
+
+/** Encodes the `seq` after which the next page of runs starts. */
+export function encodeRunCursor(order: "asc" | "desc", seq: number): string {
+  return toBase64Url(JSON.stringify([2, "runs", order, seq]));
+}
+
+/** Decodes a cursor made by {@linkcode encodeRunCursor} for the same order; throws `ValidationError` otherwise. */
+export function decodeRunCursor(cursor: string, order: "asc" | "desc"): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromBase64Url(cursor));
+  } catch {
+    parsed = null;
+  }
+  if (
+    !Array.isArray(parsed) || parsed[0] !== 2 || parsed[1] !== "runs" || parsed[2] !== order ||
+    !Number.isInteger(parsed[3])
+  ) {
+    throw new ValidationError([{ path: ["cursor"], message: `not a getRuns cursor for order "${order}"` }]);
+  }
+  return parsed[3];
+}

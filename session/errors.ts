@@ -106,6 +106,19 @@ export class UserMismatchError extends StorageError {
   }
 }
 
+/** The operation needs an existing session and there is none (absent, expired, or another user's). */
+export class SessionNotFoundError extends StorageError {
+  /** The session asked for. */
+  readonly sessionId: string;
+
+  /** Creates the error for `sessionId`. */
+  constructor(sessionId: string, options?: StorageErrorOptions) {
+    super(`Session ${JSON.stringify(sessionId)} not found`, options);
+    this.name = "SessionNotFoundError";
+    this.sessionId = sessionId;
+  }
+}
+
 /** A stored record (file, key or row) cannot be read back as a session. */
 export class CorruptRecordError extends StorageError {
   /** The file, key or row that is broken. */

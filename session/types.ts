@@ -172,6 +172,54 @@ export interface RecentOptions extends SessionFilter {
   limit?: number;
 }
 
+/** One run (a turn of the conversation) in a session's append-only run log. */
+export interface RunRecord {
+  /** Position in the log: 1 for the first run, +1 for each next one. */
+  seq: number;
+  /** Epoch milliseconds when it was appended. */
+  createdAt: number;
+  /** The run itself. */
+  run: JsonObject;
+}
+
+/** Options of `appendRuns`. */
+export interface AppendRunsOptions extends UserOption {
+  /** Append only if the session's version equals this, else `ConflictError`. */
+  expectedVersion?: number;
+}
+
+/** What `appendRuns` returns. */
+export interface AppendRunsResult {
+  /** The session's version after the append (it is bumped once per call). */
+  version: number;
+  /** How many runs the session has now (the `seq` of the last one). */
+  runCount: number;
+}
+
+/** Options of `getRuns`. */
+export interface GetRunsOptions extends UserOption {
+  /**
+   * Page size, 1–1000.
+   * @default {100}
+   */
+  limit?: number;
+  /**
+   * `"asc"`: oldest first.
+   * @default {"asc"}
+   */
+  order?: "asc" | "desc";
+  /** `nextCursor` of the previous page with the same order. */
+  cursor?: string | null;
+}
+
+/** One page of `getRuns`. */
+export interface RunPage {
+  /** The runs of this page, in order. */
+  runs: RunRecord[];
+  /** Pass as `cursor` for the next page; `null` when this page reached the end. */
+  nextCursor: string | null;
+}
+
 /** What a backend can do; third-party backends may lack some. All backends of this package have all. */
 export interface StorageCapabilities {
   /** `upsertMany` is all-or-nothing. */
@@ -215,7 +263,15 @@ export interface SessionStorage<S extends Session = Session, I = unknown> {
   getRecentSessions(options?: RecentOptions): Promise<S[]>;
   /** One page of matching sessions, keyset-paginated. */
   listSessions(options?: ListOptions): Promise<SessionPage<S>>;
-  /** Deletes sessions not written for `ttlMs`; returns how many. `0` without `ttlMs`. */
+  /**
+   * Appends runs to the session's log after the existing ones, bumping its
+   * version once, atomically; ownership and `expectedVersion` as in `upsert`.
+   * Throws `SessionNotFoundError` when the session is absent or expired.
+   */
+  appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult>;
+  /** A page of the session's runs by `seq`; empty when the session is absent, expired or another user's. */
+  getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage>;
+  /** Deletes sessions not written for `ttlMs`, with their runs; returns how many. `0` without `ttlMs`. */
   purgeExpired(): Promise<number>;
   /** Removes this storage's data (its table, directory, key prefix or object store) and nothing else. */
   drop(): Promise<void>;
