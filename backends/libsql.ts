@@ -37,8 +37,10 @@ import { applyUpsert, checkWrite } from "../session/stamp.ts";
 import type {
   AppendRunsResult,
   BaseStorageOptions,
+  ImportResult,
   JsonObject,
   RunRecord,
+  SessionExport,
   SessionMode,
   SessionOf,
   StorageCapabilities,
@@ -484,6 +486,61 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     });
   }
 
+  /**
+   * One batch: per session an `INSERT … ON CONFLICT DO UPDATE` that replaces
+   * only an expired row (or any row with `"overwrite"`), a guard when existing
+   * rows must not be kept, then its runs. With `"skip"`, live ids are looked up
+   * first and left out; a session created in between makes the guard abort
+   * the batch, and the import is retried once.
+   */
+  protected override async doImport(
+    entries: SessionExport<SessionOf<M>>[],
+    onConflict: "skip" | "overwrite" | "fail",
+    liveAfter: number | null,
+  ): Promise<ImportResult> {
+    const client = await this.#connect();
+    for (let attempt = 0;; attempt++) {
+      let todo = entries;
+      if (onConflict === "skip") {
+        const live = await Promise.all(entries.map((e) => this.doRead(e.session.sessionId)));
+        todo = entries.filter((_, i) => live[i] === null || (liveAfter !== null && live[i]!.updatedAt <= liveAfter));
+      }
+      const statements = todo.flatMap(({ session, runs }): InStatement[] => [
+        {
+          sql: this.#sql.importRow,
+          args: {
+            ...this.#contentArgs(session),
+            created: session.createdAt,
+            updated: session.updatedAt,
+            version: session.version,
+            overwrite: onConflict === "overwrite" ? 1 : 0,
+            live: liveAfter,
+          },
+        },
+        ...(onConflict === "overwrite" ? [] : [GUARD]),
+        { sql: this.#sql.clearRuns, args: { id: session.sessionId } },
+        ...runs.map((r) => ({
+          sql: this.#sql.importRun,
+          args: { id: session.sessionId, seq: r.seq, created: r.createdAt, run: JSON.stringify(r.run) },
+        })),
+      ]);
+      try {
+        if (statements.length > 0) await client.batch(statements, "write");
+        return { imported: todo.length, skipped: entries.length - todo.length };
+      } catch (error) {
+        if (!isGuardError(error)) throw error;
+        if (onConflict === "skip" && attempt === 0) continue;
+        for (const { session } of todo) {
+          const stored = await this.doRead(session.sessionId);
+          if (stored && (liveAfter === null || stored.updatedAt > liveAfter)) {
+            throw new ConflictError(session.sessionId, 0, stored.version, { backend: this.backend });
+          }
+        }
+        throw error;
+      }
+    }
+  }
+
   /** `DELETE … WHERE updated_at <= ?`. */
   protected async doPurge(liveAfter: number): Promise<number> {
     const client = await this.#connect();
@@ -571,6 +628,11 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
     runCount: `SELECT coalesce(max(seq), 0) AS run_count FROM ${runs} WHERE session_id = :id`,
     runsAsc: runsPage(">", "ASC"),
     runsDesc: runsPage("<", "DESC"),
+    importRow: `INSERT INTO ${t} (${columns.join(", ")}) VALUES (${values}, :created, :updated, :version) ` +
+      `ON CONFLICT (session_id) DO UPDATE SET ${set}, created_at = excluded.created_at, ` +
+      `updated_at = excluded.updated_at, version = excluded.version WHERE :overwrite OR ${expired}`,
+    clearRuns: `DELETE FROM ${runs} WHERE session_id = :id`,
+    importRun: `INSERT INTO ${runs} (session_id, seq, created_at, run) VALUES (:id, :seq, :created, :run)`,
     rename: `UPDATE ${t} SET session_name = :name, updated_at = :now, version = version + 1 ` +
       `WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live} RETURNING ${all}`,
   };

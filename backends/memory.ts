@@ -11,15 +11,17 @@ import {
   type RunQuery,
   type WriteContext,
 } from "../session/base.ts";
-import { SessionNotFoundError } from "../session/errors.ts";
+import { ConflictError, SessionNotFoundError } from "../session/errors.ts";
 import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import type { SessionContent } from "../session/parse.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
 import type {
   AppendRunsResult,
   BaseStorageOptions,
+  ImportResult,
   JsonObject,
   RunRecord,
+  SessionExport,
   SessionMode,
   SessionOf,
   StorageCapabilities,
@@ -157,6 +159,27 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
       ? log.filter((r) => after === null || r.seq > after)
       : log.filter((r) => after === null || r.seq < after).reverse();
     return Promise.resolve(structuredClone(rows.slice(0, query.limit + 1)));
+  }
+
+  /** Checks every entry first, then writes them all. */
+  protected override doImport(
+    entries: SessionExport<SessionOf<M>>[],
+    onConflict: "skip" | "overwrite" | "fail",
+    liveAfter: number | null,
+  ): Promise<ImportResult> {
+    const existing = entries.map((e) => this.#live(e.session.sessionId, liveAfter));
+    const clash = existing.findIndex((s) => s !== null);
+    if (onConflict === "fail" && clash >= 0) {
+      return Promise.reject(new ConflictError(entries[clash]!.session.sessionId, 0, existing[clash]!.version));
+    }
+    let imported = 0;
+    for (const [i, { session, runs }] of entries.entries()) {
+      if (existing[i] !== null && onConflict === "skip") continue;
+      this.#sessions.set(session.sessionId, structuredClone(session));
+      this.#runs.set(session.sessionId, structuredClone(runs));
+      imported++;
+    }
+    return Promise.resolve({ imported, skipped: entries.length - imported });
   }
 
   /** Deletes expired sessions. */

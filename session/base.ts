@@ -16,6 +16,7 @@ import {
   checkOptionalId,
   checkSessionName,
   parseSessionInput,
+  parseSessionRecord,
   type SessionContent,
 } from "./parse.ts";
 import type {
@@ -23,11 +24,14 @@ import type {
   AppendRunsResult,
   BaseStorageOptions,
   GetRunsOptions,
+  ImportOptions,
+  ImportResult,
   JsonObject,
-  RunPage,
-  RunRecord,
   ListOptions,
   RecentOptions,
+  RunPage,
+  RunRecord,
+  SessionExport,
   SessionFilter,
   SessionInputOf,
   SessionMode,
@@ -145,6 +149,18 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   /** The first `query.limit + 1` runs after `query.afterSeq`; none when the session is not live or not the user's. */
   protected doGetRuns(_sessionId: string, _query: RunQuery): Promise<RunRecord[]> {
     return Promise.reject(new StorageError(`${this.backend}: run logs are not implemented`, { backend: this.backend }));
+  }
+  /**
+   * Writes checked sessions and runs as they are; a live session with the same
+   * id is kept (`"skip"`), replaced with its runs (`"overwrite"`), or makes the
+   * whole import fail with `ConflictError` (`"fail"`). An expired one is replaced.
+   */
+  protected doImport(
+    _entries: SessionExport<SessionOf<M>>[],
+    _onConflict: "skip" | "overwrite" | "fail",
+    _liveAfter: number | null,
+  ): Promise<ImportResult> {
+    return Promise.reject(new StorageError(`${this.backend}: import is not implemented`, { backend: this.backend }));
   }
   /** Deletes sessions with `updatedAt <= liveAfter`, and their runs; returns how many. */
   protected abstract doPurge(liveAfter: number): Promise<number>;
@@ -337,6 +353,27 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     });
   }
 
+  /** Restores sessions exactly as given, with their runs; see `SessionStorage.importSessions`. */
+  async importSessions(entries: SessionExport<SessionOf<M>>[], options?: ImportOptions): Promise<ImportResult> {
+    const onConflict = options?.onConflict ?? "fail";
+    if (onConflict !== "skip" && onConflict !== "overwrite" && onConflict !== "fail") {
+      throw new ValidationError([{ path: ["onConflict"], message: 'expected "skip", "overwrite" or "fail"' }]);
+    }
+    if (!Array.isArray(entries)) throw new ValidationError([{ path: [], message: "expected an array of entries" }]);
+    const checked = entries.map((entry, i) => checkExport(this.mode, entry, i));
+    const ids = new Set<string>();
+    for (const [i, entry] of checked.entries()) {
+      if (ids.has(entry.session.sessionId)) {
+        throw new ValidationError([{ path: [i, "session", "sessionId"], message: "appears twice in one import" }]);
+      }
+      ids.add(entry.session.sessionId);
+    }
+    return await this.#run("importSessions", () => {
+      if (checked.length === 0) return Promise.resolve({ imported: 0, skipped: 0 });
+      return this.doImport(checked, onConflict, this.liveAfter(this.clock()));
+    });
+  }
+
   /** Deletes sessions not written for `ttlMs`; returns how many (`0` without TTL). */
   async purgeExpired(): Promise<number> {
     return await this.#run("purgeExpired", () => {
@@ -384,6 +421,39 @@ function checkRuns(runs: unknown): JsonObject[] {
   }
   if (issues.length > 0) throw new ValidationError(issues);
   return structuredClone(runs) as JsonObject[];
+}
+
+function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number): SessionExport<SessionOf<M>> {
+  const prefix = (error: unknown): never => {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] })), { cause: error });
+  };
+  const e = entry as { session?: unknown; runs?: unknown } | null;
+  if (typeof e !== "object" || e === null) {
+    prefix(new ValidationError([{ path: [], message: "expected { session, runs }" }]));
+  }
+  let session: SessionOf<M>;
+  try {
+    session = parseSessionRecord(mode, e!.session);
+  } catch (error) {
+    return prefix(error);
+  }
+  const runs = e!.runs ?? [];
+  if (!Array.isArray(runs)) return prefix(new ValidationError([{ path: ["runs"], message: "expected an array" }]));
+  const issues: ValidationIssue[] = [];
+  for (const [k, record] of runs.entries()) {
+    const r = record as Partial<RunRecord> | null;
+    if (r?.seq !== k + 1) issues.push({ path: ["runs", k, "seq"], message: `expected ${k + 1} (runs count from 1)` });
+    if (!Number.isSafeInteger(r?.createdAt) || r!.createdAt! < 0) {
+      issues.push({ path: ["runs", k, "createdAt"], message: "expected epoch milliseconds" });
+    }
+    if (typeof r?.run !== "object" || r.run === null || Array.isArray(r.run)) {
+      issues.push({ path: ["runs", k, "run"], message: "expected a JSON object" });
+    } else checkJson(r.run, ["runs", k, "run"], issues);
+    if (issues.length > 10) break;
+  }
+  if (issues.length > 0) prefix(new ValidationError(issues));
+  return structuredClone({ session, runs: runs as RunRecord[] });
 }
 
 function pickFilter(filter: SessionFilter | undefined): SessionFilter {

@@ -87,3 +87,23 @@ export function checkInteger(value: unknown, name: string, min: number, max: num
   }
   return value;
 }
+
+/**
+ * Validates a whole session as exported (content plus `createdAt`,
+ * `updatedAt` and `version`), for `importSessions`. Throws `ValidationError`.
+ */
+export function parseSessionRecord<M extends SessionMode>(mode: M, record: unknown): SessionOf<M> {
+  const content = parseSessionInput(mode, record);
+  const r = record as Record<string, unknown>;
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  for (const name of ["createdAt", "updatedAt"]) {
+    if (!Number.isSafeInteger(r[name]) || (r[name] as number) < 0) {
+      issues.push({ path: [name], message: "expected epoch milliseconds (a non-negative integer)" });
+    }
+  }
+  if (!Number.isSafeInteger(r.version) || (r.version as number) < 1) {
+    issues.push({ path: ["version"], message: "expected an integer of at least 1" });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { ...content, createdAt: r.createdAt, updatedAt: r.updatedAt, version: r.version } as SessionOf<M>;
+}

@@ -220,6 +220,33 @@ export interface RunPage {
   nextCursor: string | null;
 }
 
+/** A session with its run log, as `export` writes it and `importSessions` takes it. */
+export interface SessionExport<S extends Session = Session> {
+  /** The session, with its `createdAt`, `updatedAt` and `version`. */
+  session: S;
+  /** Its runs, `seq` 1, 2, 3, … */
+  runs: RunRecord[];
+}
+
+/** Options of `importSessions`. */
+export interface ImportOptions {
+  /**
+   * What to do when a live session with the same id exists: keep it (`"skip"`),
+   * replace it and its runs (`"overwrite"`), or throw `ConflictError` and import
+   * nothing (`"fail"`).
+   * @default {"fail"}
+   */
+  onConflict?: "skip" | "overwrite" | "fail";
+}
+
+/** What `importSessions` did. */
+export interface ImportResult {
+  /** Sessions written. */
+  imported: number;
+  /** Sessions left alone because they existed (`onConflict: "skip"`). */
+  skipped: number;
+}
+
 /** What a backend can do; third-party backends may lack some. All backends of this package have all. */
 export interface StorageCapabilities {
   /** `upsertMany` is all-or-nothing. */
@@ -271,6 +298,13 @@ export interface SessionStorage<S extends Session = Session, I = unknown> {
   appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult>;
   /** A page of the session's runs by `seq`; empty when the session is absent, expired or another user's. */
   getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage>;
+  /**
+   * Writes sessions exactly as given (`createdAt`, `updatedAt`, `version`
+   * kept) with their runs: a restore, for backups and copies between
+   * backends. Ownership is not checked. All or nothing where
+   * `capabilities.atomicBatch`.
+   */
+  importSessions(entries: SessionExport<S>[], options?: ImportOptions): Promise<ImportResult>;
   /** Deletes sessions not written for `ttlMs`, with their runs; returns how many. `0` without `ttlMs`. */
   purgeExpired(): Promise<number>;
   /** Removes this storage's data (its table, directory, key prefix or object store) and nothing else. */
