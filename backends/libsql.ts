@@ -191,6 +191,7 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
         // One connection, so the per-connection pragmas below hold for every statement.
         ...(file ? { concurrency: 1 } : {}),
       };
+      if (file) await createPrivateFile(this.#url);
       const driver = this.#web ? await import("@libsql/client/web") : await import("@libsql/client");
       const client = driver.createClient(config);
       if (file) {
@@ -567,6 +568,19 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     const client = this.#client ?? (this.#connecting ? await this.#connecting.catch(() => null) : null);
     if (client && this.#ownsClient) client.close();
   }
+}
+
+/**
+ * Creates a missing database file readable by its owner only (0600), before
+ * SQLite creates it with the process umask; SQLite gives its WAL and shared
+ * memory files the same permissions. An existing file is left as it is.
+ */
+async function createPrivateFile(url: string): Promise<void> {
+  const path = decodeURIComponent(url.replace(/^file:(\/\/(?=\/))?/, "").replace(/[?#].*$/, ""));
+  if (path === "" || path === ":memory:") return;
+  const fs = await import("node:fs/promises");
+  const handle = await fs.open(path, "a", 0o600);
+  await handle.close();
 }
 
 /** Fails the batch (and so rolls it back) when the statement before it changed no row. */

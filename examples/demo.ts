@@ -9,7 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ConflictError, type JsonObject, openStorage } from "../mod.ts";
+import { ConflictError, openStorage } from "../mod.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,13 +48,25 @@ for (let i = 0; i < Number(values.turns); i++) {
   const said = `fact #${turn + 1} at ${new Date().toISOString()}`;
   const facts = [...((session?.memory?.facts as string[] | undefined) ?? []), said];
   const answer = reply(turn, facts);
-  const memory: JsonObject = { turns: turn + 1, facts, lastReply: answer };
   try {
     // expectedVersion: if another process wrote in between, we find out instead of overwriting it.
     session = await storage.upsert(
-      { sessionId: values.session, userId: values.user, agentId: "scripted", sessionName: "Demo chat", memory },
+      {
+        sessionId: values.session,
+        userId: values.user,
+        agentId: "scripted",
+        sessionName: "Demo chat",
+        memory: { turns: turn + 1, facts },
+      },
       { expectedVersion: session?.version ?? 0 },
     );
+    // The turn itself goes to the append-only run log: writing it costs the same at turn 1 and turn 10 000.
+    const { version } = await storage.appendRuns(
+      values.session,
+      [{ turn: turn + 1, user: said, assistant: answer }],
+      { userId: values.user, expectedVersion: session.version },
+    );
+    session = { ...session, version };
   } catch (error) {
     if (error instanceof ConflictError) {
       console.error(`someone else updated ${values.session} (now version ${error.actual}); run again to resume`);
@@ -65,6 +77,8 @@ for (let i = 0; i < Number(values.turns); i++) {
   console.log(`  you: ${said}\n  assistant: ${answer}`);
 }
 
+const lastRuns = await storage.getRuns(values.session, { userId: values.user, order: "desc", limit: 1 });
+console.log(`last turn in the run log: #${lastRuns.runs[0]?.seq ?? 0}`);
 const page = await storage.listSessions({ userId: values.user, sortBy: "updatedAt", limit: 5 });
 console.log(`sessions of ${values.user}:`);
 for (const s of page.sessions) {
