@@ -2,13 +2,22 @@
  * `deno task bench`: runs every section side by side and writes
  * bench/RESULTS.md. `--smoke` runs tiny sizes and writes nothing (CI).
  */
+import { LibsqlStorage } from "../backends/libsql.ts";
 import { libsqlSection } from "./libsql_bench.ts";
+import { runsSection } from "./runs_bench.ts";
 
 const smoke = Deno.args.includes("--smoke");
 const dir = await Deno.makeTempDir({ prefix: "agentstate-bench-" });
 const sections: string[] = [];
 try {
-  for (const [name, section] of [["libsql", libsqlSection]] as const) {
+  const sectionList = [
+    ["libsql", libsqlSection],
+    ["runs", (o: { smoke: boolean; dir: string }) =>
+      runsSection(o, [
+        ["libsql file", (d, name) => new LibsqlStorage({ url: `file:${d}/${name}.db` })],
+      ])],
+  ] as const;
+  for (const [name, section] of sectionList) {
     const started = performance.now();
     sections.push(await section({ smoke, dir }));
     console.error(`bench: ${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
