@@ -30,7 +30,7 @@ import {
   type WriteContext,
 } from "../session/base.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
-import type { ListQuery } from "../session/list.ts";
+import { type ListQuery, toListQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";
 import { parseStoredSession, type SessionContent } from "../session/parse.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
@@ -39,6 +39,7 @@ import type {
   BaseStorageOptions,
   ImportResult,
   JsonObject,
+  ListOptions,
   RunRecord,
   SessionExport,
   SessionMode,
@@ -387,13 +388,14 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return result.rows[0] ? this.#toSession(result.rows[0]) : null;
   }
 
-  /** One indexed range query: filters in `WHERE`, keyset `(sort, id) > (?, ?)`, `LIMIT n + 1`. */
-  protected async doList(query: ListQuery): Promise<SessionOf<M>[]> {
-    const client = await this.#connect();
+  #listStatement(query: ListQuery): { sql: string; args: (string | number)[] } {
+    // Columns are qualified: the select list aliases them, and in ORDER BY an
+    // alias would win over the indexed column and force a sort of every row.
+    const t = `"${this.table}"`;
     const where: string[] = [];
     const args: (string | number)[] = [];
     const add = (clause: string, value: string | number) => {
-      where.push(clause);
+      where.push(`${t}.${clause}`);
       args.push(value);
     };
     if (query.userId !== undefined) add("user_id = ?", query.userId);
@@ -403,18 +405,40 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     if (query.createdBefore !== undefined) add("created_at < ?", query.createdBefore);
     if (query.updatedAfter !== undefined) add("updated_at > ?", query.updatedAfter);
     if (query.updatedBefore !== undefined) add("updated_at < ?", query.updatedBefore);
-    if (query.liveAfter !== null) add("updated_at > ?", query.liveAfter);
-    const sort = snake(query.sortBy);
+    if (query.liveAfter !== null) {
+      // Unary + keeps the planner from choosing an updated_at index for the TTL test over the sort's index.
+      where.push(`+${t}.updated_at > ?`);
+      args.push(query.liveAfter);
+    }
+    const sort = `${t}.${snake(query.sortBy)}`;
     const direction = query.order === "asc" ? "ASC" : "DESC";
     if (query.after !== null) {
-      where.push(`(${sort}, session_id) ${query.order === "asc" ? ">" : "<"} (?, ?)`);
+      where.push(`(${sort}, ${t}.session_id) ${query.order === "asc" ? ">" : "<"} (?, ?)`);
       args.push(query.after.value, query.after.sessionId);
     }
-    const sql = `SELECT ${this.#sql.columns} FROM "${this.table}"` +
+    const sql = `SELECT ${this.#sql.columns} FROM ${t}` +
       (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
-      ` ORDER BY ${sort} ${direction}, session_id ${direction} LIMIT ${query.limit + 1}`;
-    const result = await client.execute({ sql, args });
+      ` ORDER BY ${sort} ${direction}, ${t}.session_id ${direction} LIMIT ${query.limit + 1}`;
+    return { sql, args };
+  }
+
+  /** One indexed range query: filters in `WHERE`, keyset `(sort, id) > (?, ?)`, `LIMIT n + 1`. */
+  protected async doList(query: ListQuery): Promise<SessionOf<M>[]> {
+    const client = await this.#connect();
+    const result = await client.execute(this.#listStatement(query));
     return result.rows.map((row) => this.#toSession(row));
+  }
+
+  /**
+   * SQLite's query plan for a `listSessions` call, one line per step: shows
+   * which index serves a listing (no line should say `TEMP B-TREE`).
+   */
+  async explainList(options?: ListOptions): Promise<string[]> {
+    const client = await this.#connect();
+    await this.create();
+    const { sql, args } = this.#listStatement(toListQuery(options, this.liveAfter(this.clock())));
+    const result = await client.execute({ sql: `EXPLAIN QUERY PLAN ${sql}`, args });
+    return result.rows.map((row) => String(row["detail"]));
   }
 
   /**
@@ -626,7 +650,7 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
   const live = "(:live IS NULL OR updated_at > :live)";
   return {
     columns: all,
-    read: `SELECT ${all} FROM ${t} WHERE session_id = ?`,
+    read: `SELECT ${all} FROM ${t} WHERE ${t}.session_id = ?`,
     upsert: `${insert}${restart} WHERE ${expired} OR ${t}.user_id IS NULL OR ${t}.user_id IS excluded.user_id ` +
       `RETURNING ${stamps}`,
     insertOnly: `${insert}${restart} WHERE ${expired} RETURNING ${stamps}`,

@@ -120,3 +120,16 @@ Deno.test("LibsqlStorage: a corrupt JSON column is a CorruptRecordError naming t
     client.close();
   }
 });
+
+Deno.test("LibsqlStorage: every listing path is served by an index, never by sorting the table", async () => {
+  await using storage = new LibsqlStorage({ mode: "team", ttlMs: 60_000 });
+  for (const filter of [{}, { userId: "u" }, { entityId: "t" }]) {
+    for (const sortBy of ["createdAt", "updatedAt"] as const) {
+      for (const order of ["asc", "desc"] as const) {
+        const plan = (await storage.explainList({ ...filter, sortBy, order })).join(" / ");
+        assert.match(plan, /USING (COVERING )?INDEX team_sessions_/, plan);
+        assert.doesNotMatch(plan, /TEMP B-TREE/, `${JSON.stringify(filter)} ${sortBy} ${order}: ${plan}`);
+      }
+    }
+  }
+});
