@@ -23,6 +23,7 @@
  */
 export * from "./session/types.ts";
 export * from "./session/errors.ts";
+export * from "./session/encryption.ts";
 export * from "./session/base.ts";
 export * from "./session/cursor.ts";
 export * from "./session/list.ts";

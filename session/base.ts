@@ -9,7 +9,8 @@ import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
 import { StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
 import { checkJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
-import { checkMode } from "./modes.ts";
+import { checkMode, MODE_FIELDS } from "./modes.ts";
+import { FieldCipher } from "./encryption.ts";
 import {
   checkId,
   checkInteger,
@@ -110,6 +111,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   protected readonly clock: () => number;
   #ready: Promise<void> | null = null;
   #closed = false;
+  #cipher: FieldCipher | null;
 
   /** Checks the options shared by every backend. */
   constructor(backend: string, options: BaseStorageOptions<M> | undefined) {
@@ -120,6 +122,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       throw new ValidationError([{ path: ["clock"], message: "expected a function returning epoch milliseconds" }]);
     }
     this.clock = options?.clock ?? Date.now;
+    this.#cipher = options?.encryptionKey === undefined ? null : new FieldCipher(options.encryptionKey, this.mode);
   }
 
   /** Creates tables, indexes or directories (idempotent). */
@@ -169,6 +172,40 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   /** Releases connections and handles. */
   protected abstract doClose(): Promise<void>;
 
+  /** Encrypts the content fields when an `encryptionKey` is set. */
+  async #seal<T extends { sessionId: string }>(content: T): Promise<T> {
+    if (this.#cipher === null) return content;
+    const out: Record<string, unknown> = { ...content };
+    for (const field of MODE_FIELDS[this.mode].objects) {
+      out[field] = await this.#cipher.encrypt(out[field] as JsonObject | null, content.sessionId, field);
+    }
+    return out as T;
+  }
+
+  /** Decrypts what {@linkcode BaseSessionStorage.#seal} encrypted. */
+  async #open<T extends { sessionId: string } | null>(session: T): Promise<T> {
+    if (this.#cipher === null || session === null) return session;
+    const out: Record<string, unknown> = { ...session };
+    for (const field of MODE_FIELDS[this.mode].objects) {
+      out[field] = await this.#cipher.decrypt(out[field] as JsonObject | null, session.sessionId, field);
+    }
+    return out as T;
+  }
+
+  #openAll<T extends { sessionId: string }>(sessions: T[]): Promise<T[]> {
+    return this.#cipher === null ? Promise.resolve(sessions) : Promise.all(sessions.map((s) => this.#open(s)));
+  }
+
+  async #sealRun(sessionId: string, run: JsonObject): Promise<JsonObject> {
+    return this.#cipher === null ? run : (await this.#cipher.encrypt(run, sessionId, "run"))!;
+  }
+
+  async #openRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]> {
+    const cipher = this.#cipher;
+    if (cipher === null) return runs;
+    return await Promise.all(runs.map(async (r) => ({ ...r, run: (await cipher.decrypt(r.run, sessionId, "run"))! })));
+  }
+
   /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */
   protected liveAfter(now: number): number | null {
     return this.ttlMs === null ? null : now - this.ttlMs;
@@ -212,7 +249,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     const id = checkId(sessionId, "sessionId");
     const user = checkOptionalId(userId, "userId");
     return await this.#run("read", async () => {
-      const session = await this.doRead(id);
+      const session = await this.#open(await this.doRead(id));
       if (session === null || isExpired(session, this.liveAfter(this.clock()))) return null;
       if (user !== undefined && session.userId !== user) return null;
       return session;
@@ -227,7 +264,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       const now = this.clock();
       const context: WriteContext = { now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-      const [stored] = await this.doWrite([content], context);
+      const [stored] = await this.#openAll(await this.doWrite([await this.#seal(content)], context));
       return stored!;
     });
   }
@@ -248,7 +285,8 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     return await this.#run("upsertMany", async () => {
       if (batch.length === 0) return [];
       const now = this.clock();
-      return await this.doWrite(batch, { now, liveAfter: this.liveAfter(now) });
+      const sealed = await Promise.all(batch.map((content) => this.#seal(content)));
+      return await this.#openAll(await this.doWrite(sealed, { now, liveAfter: this.liveAfter(now) }));
     });
   }
 
@@ -276,14 +314,14 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     const id = checkId(sessionId, "sessionId");
     const name = checkSessionName(sessionName);
     const context = this.#changeContext(options);
-    return await this.#run("renameSession", () => this.doRename(id, name, context));
+    return await this.#run("renameSession", async () => await this.#open(await this.doRename(id, name, context)));
   }
 
   /** One page of matching sessions; pass `nextCursor` back for the next. */
   async listSessions(options?: ListOptions): Promise<SessionPage<SessionOf<M>>> {
     return await this.#run("listSessions", async () => {
       const query = toListQuery(options, this.liveAfter(this.clock()));
-      return toPage(await this.doList(query), query);
+      return toPage(await this.#openAll(await this.doList(query)), query);
     });
   }
 
@@ -321,11 +359,12 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     const checked = checkRuns(runs);
     const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
     const userId = checkOptionalId(options?.userId, "userId") ?? null;
-    return await this.#run("appendRuns", () => {
+    return await this.#run("appendRuns", async () => {
       const now = this.clock();
       const context: AppendContext = { userId, now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-      return this.doAppendRuns(id, checked, context);
+      const sealed = await Promise.all(checked.map((run) => this.#sealRun(id, run)));
+      return await this.doAppendRuns(id, sealed, context);
     });
   }
 
@@ -346,7 +385,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     if (userId !== undefined) query.userId = userId;
     return await this.#run("getRuns", async () => {
       query.liveAfter = this.liveAfter(this.clock());
-      const rows = await this.doGetRuns(id, query);
+      const rows = await this.#openRuns(id, await this.doGetRuns(id, query));
       if (rows.length <= query.limit) return { runs: rows, nextCursor: null };
       const runs = rows.slice(0, query.limit);
       return { runs, nextCursor: encodeRunCursor(order, runs[runs.length - 1]!.seq) };
@@ -368,9 +407,17 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       }
       ids.add(entry.session.sessionId);
     }
-    return await this.#run("importSessions", () => {
-      if (checked.length === 0) return Promise.resolve({ imported: 0, skipped: 0 });
-      return this.doImport(checked, onConflict, this.liveAfter(this.clock()));
+    return await this.#run("importSessions", async () => {
+      if (checked.length === 0) return { imported: 0, skipped: 0 };
+      const sealed = await Promise.all(
+        checked.map(async ({ session, runs }) => ({
+          session: await this.#seal(session),
+          runs: await Promise.all(
+            runs.map(async (r) => ({ ...r, run: await this.#sealRun(session.sessionId, r.run) })),
+          ),
+        })),
+      );
+      return await this.doImport(sealed, onConflict, this.liveAfter(this.clock()));
     });
   }
 

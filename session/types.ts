@@ -329,4 +329,10 @@ export interface BaseStorageOptions<M extends SessionMode = "agent"> {
    * @default {Date.now}
    */
   clock?: () => number;
+  /**
+   * Encrypts the content fields (`memory`, `sessionData`, `extraData`, the
+   * mode's `*Data`) and runs at rest with AES-GCM; ids, users, names and times
+   * stay queryable. An AES-GCM `CryptoKey`, or 16, 24 or 32 raw key bytes.
+   */
+  encryptionKey?: CryptoKey | Uint8Array;
 }
