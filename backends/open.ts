@@ -83,6 +83,12 @@ export async function openStorage<M extends SessionMode = "agent">(
         ...(table ? { table } : {}),
       });
     }
+    case "json": {
+      const dir = url.slice("json:".length).replace(/^\/\/(?=\/)/, "");
+      if (dir === "") throw invalid('expected a directory after "json:", e.g. "json:./sessions"');
+      const { JsonStorage } = await import("./json.ts");
+      return new JsonStorage<M>({ ...base, dir });
+    }
     default:
       throw invalid(
         `unknown storage URL ${JSON.stringify(url.length > 80 ? url.slice(0, 80) + "…" : url)}; ` +

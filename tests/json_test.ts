@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { encodeFileName, JsonStorage } from "../backends/json.ts";
+import { CorruptRecordError } from "../session/errors.ts";
+import { HOSTILE_IDS, runConformance } from "./conformance.ts";
+import { tempDir } from "./support/temp.ts";
+
+const dir = await tempDir("json");
+runConformance({
+  name: "json",
+  create: (options, place) => Promise.resolve(new JsonStorage({ ...options, dir: `${dir.path}/${place}` })),
+  teardown: () => dir.remove(),
+});
+
+const worker = new URL("./support/json_worker.ts", import.meta.url).pathname;
+function spawnWorker(...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", worker, ...args],
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+async function walk(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(root)) {
+    const path = `${root}/${entry.name}`;
+    out.push(path);
+    if (entry.isDirectory) out.push(...await walk(path));
+  }
+  return out;
+}
+
+Deno.test("JsonStorage: one readable file per session, every id stays inside the directory", async () => {
+  const d = await tempDir("json-layout");
+  try {
+    await using storage = new JsonStorage({ mode: "team", dir: `${d.path}/root` });
+    const saved = await storage.upsert({ sessionId: "Trip/Plan", teamId: "t", memory: { note: "é" } });
+    const file = `${d.path}/root/team/${await encodeFileName("Trip/Plan")}.json`;
+    const text = await Deno.readTextFile(file);
+    assert.match(text, /\n {2}"sessionId": "Trip\/Plan",\n/, "pretty-printed");
+    assert.deepEqual(JSON.parse(text), { ...saved, runCount: 0 });
+    for (const id of HOSTILE_IDS) await storage.upsert({ sessionId: id });
+    const paths = await walk(`${d.path}/root`);
+    for (const path of paths) assert.ok(path.startsWith(`${d.path}/root/team`), path);
+    const names = paths.map((p) => p.slice(p.lastIndexOf("/") + 1).toLowerCase());
+    assert.equal(new Set(names).size, names.length, "no two names collide on a case-insensitive file system");
+    for (const path of paths) assert.ok(new TextEncoder().encode(path.slice(path.lastIndexOf("/") + 1)).length <= 255);
+    assert.equal((await Deno.stat(file)).mode! & 0o777, 0o600);
+    assert.equal((await Deno.stat(`${d.path}/root/team`)).mode! & 0o777, 0o700);
+    assert.deepEqual((await storage.getAllSessionIds()).length, HOSTILE_IDS.length + 1);
+  } finally {
+    await d.remove();
+  }
+});
+
+Deno.test("JsonStorage: a hand-broken file is a CorruptRecordError naming it, for read and for listing", async () => {
+  const d = await tempDir("json-corrupt");
+  try {
+    await using storage = new JsonStorage({ dir: d.path });
+    await storage.upsert({ sessionId: "good" });
+    await storage.upsert({ sessionId: "bad" });
+    const file = `${d.path}/agent/${await encodeFileName("bad")}.json`;
+    await Deno.writeTextFile(file, '{"sessionId": "bad", "oops": ');
+    const error = await storage.read("bad").catch((e) => e);
+    assert.ok(error instanceof CorruptRecordError, String(error));
+    assert.ok(error.message.includes(file), error.message);
+    await assert.rejects(storage.listSessions(), (e) => e instanceof CorruptRecordError && e.message.includes(file));
+    await Deno.writeTextFile(file, JSON.stringify({ sessionId: "bad", version: "one" }));
+    await assert.rejects(storage.read("bad"), CorruptRecordError);
+    assert.equal((await storage.read("good"))?.version, 1);
+  } finally {
+    await d.remove();
+  }
+});
+
+Deno.test("JsonStorage: leftover temp files are ignored and cleaned; interrupted batches roll forward", async () => {
+  const d = await tempDir("json-leftovers");
+  try {
+    const storage = new JsonStorage({ dir: d.path });
+    await storage.upsert({ sessionId: "a", memory: { v: 1 } });
+    const old = `${d.path}/agent/.tmp-crashed`;
+    await Deno.writeTextFile(old, "{half");
+    await Deno.utime(old, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    // A batch whose writer died after its journal was committed.
+    const temp = `${d.path}/agent/.tmp-batch`;
+    await Deno.writeTextFile(temp, JSON.stringify({ ...(await storage.read("a")), memory: { v: 2 }, version: 2 }));
+    await Deno.writeTextFile(
+      `${d.path}/agent/.batch-x`,
+      JSON.stringify([[temp, `${d.path}/agent/${await encodeFileName("a")}.json`]]),
+    );
+    assert.deepEqual(await storage.getAllSessionIds(), ["a"]);
+    await storage.create();
+    const names = [...Deno.readDirSync(`${d.path}/agent`)].map((e) => e.name).sort();
+    assert.deepEqual(names, [".locks", `${await encodeFileName("a")}.json`]);
+    assert.deepEqual((await storage.read("a"))?.memory, { v: 2 });
+    await storage.close();
+  } finally {
+    await d.remove();
+  }
+});
+
+Deno.test("JsonStorage: 4 processes × 50 read-increment-write cycles lose no update", async () => {
+  const d = await tempDir("json-multiprocess");
+  try {
+    const children = Array.from({ length: 4 }, () => spawnWorker("increment", d.path, "50"));
+    const results = await Promise.all(children.map(async (child) => {
+      const { code, stdout } = await child.output();
+      assert.equal(code, 0);
+      return JSON.parse(new TextDecoder().decode(stdout)) as { writes: number; conflicts: number };
+    }));
+    const writes = results.reduce((n, r) => n + r.writes, 0);
+    await using storage = new JsonStorage({ dir: d.path });
+    const counter = await storage.read("counter");
+    assert.equal(writes, 200);
+    assert.equal(counter?.memory?.count, writes, "the counter equals the number of successful writes");
+    assert.equal(counter?.version, writes);
+    console.log(
+      `json multi-process: ${writes} writes, ${results.reduce((n, r) => n + r.conflicts, 0)} conflicts retried`,
+    );
+  } finally {
+    await d.remove();
+  }
+});
+
+Deno.test("JsonStorage: a writer killed mid-write leaves every session readable", async () => {
+  const d = await tempDir("json-crash");
+  try {
+    for (const delay of [150, 400, 900]) {
+      const child = spawnWorker("churn", d.path);
+      const reader = child.stdout.getReader();
+      await reader.read();
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill("SIGKILL");
+      await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      await using storage = new JsonStorage({ dir: d.path });
+      const big = await storage.read("big");
+      assert.ok(big === null || typeof big.memory?.i === "number");
+      const [b1, b2] = [await storage.read("b1"), await storage.read("b2")];
+      if (b1 && b2) assert.equal(b1.memory?.i, b2.memory?.i, "a batch lands whole");
+      const runs = await storage.getRuns("big", { limit: 1000 });
+      assert.deepEqual(runs.runs.map((r) => r.seq), runs.runs.map((_, i) => i + 1), "no torn run is returned");
+      await storage.listSessions();
+    }
+  } finally {
+    await d.remove();
+  }
+});
