@@ -33,4 +33,5 @@ export * from "./session/stamp.ts";
 export * from "./backends/memory.ts";
 export * from "./backends/libsql.ts";
 export * from "./backends/json.ts";
+export * from "./backends/upstash.ts";
 export * from "./backends/open.ts";

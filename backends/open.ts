@@ -61,7 +61,7 @@ export async function openStorage<M extends SessionMode = "agent">(
   options: OpenStorageOptions<M> = {},
 ): Promise<StorageOf<M>> {
   if (typeof url !== "string" || url === "") throw invalid("expected a storage URL");
-  const { token, table, ...base } = options;
+  const { token, table, prefix, ...base } = options;
   const scheme = url === ":memory:" ? ":memory:" : /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   switch (scheme) {
     case "memory": {
@@ -88,6 +88,19 @@ export async function openStorage<M extends SessionMode = "agent">(
       if (dir === "") throw invalid('expected a directory after "json:", e.g. "json:./sessions"');
       const { JsonStorage } = await import("./json.ts");
       return new JsonStorage<M>({ ...base, dir });
+    }
+    case "upstash+https":
+    case "upstash+http": {
+      if (!token) {
+        throw invalid("an upstash+https:// URL needs a token (options.token, or UPSTASH_REDIS_REST_TOKEN in the CLI)");
+      }
+      const { UpstashRedisStorage } = await import("./upstash.ts");
+      return new UpstashRedisStorage<M>({
+        ...base,
+        url: url.slice("upstash+".length),
+        token,
+        ...(prefix ? { prefix } : {}),
+      });
     }
     default:
       throw invalid(

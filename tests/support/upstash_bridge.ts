@@ -70,7 +70,7 @@ function isCommand(value: unknown): value is (string | number)[] {
 }
 
 /** Starts a bridge to the Redis server on `redisPort`. */
-export async function startUpstashBridge(
+export function startUpstashBridge(
   options: { redisPort: number; token?: string },
 ): Promise<UpstashBridge> {
   const token = options.token ?? crypto.randomUUID();
@@ -194,5 +194,5 @@ export async function startUpstashBridge(
     }
   });
   bridge.url = `http://127.0.0.1:${server.addr.port}`;
-  return bridge;
+  return Promise.resolve(bridge);
 }

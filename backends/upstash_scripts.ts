@@ -1,0 +1,284 @@
+/**
+ * The Lua scripts of {@linkcode UpstashRedisStorage}: every write is one
+ * script, so it is atomic and costs one HTTP request.
+ *
+ * Keys under `P = "<prefix>:<mode>:"`, ids percent-encoded (`%xx` for every
+ * byte outside `A-Za-z0-9-._~`), so an id never holds `:` or a glob character:
+ *
+ * - `P s:<id>`: hash `u` user, `n` name, `e` entity (absent when null),
+ *   `c` createdAt, `m` updatedAt, `v` version, `rc` run count, `d` the other
+ *   fields as JSON.
+ * - `P r:<id>`: list of run records (JSON).
+ * - `P x:c`, `P x:u`: sorted sets (all scores 0, ordered by member) of
+ *   `<15-digit createdAt or updatedAt>:<raw id>`, so a lexicographic range is a
+ *   keyset page ordered by time, then by id bytes (code points).
+ * - `P x:uc:<user>`, `P x:uu:<user>`, `P x:ec:<entity>`, `P x:eu:<entity>`: the
+ *   same, per user and per entity; `P x:keys` lists them for `drop`.
+ *
+ * Keys are built inside the scripts from the prefix, so this layout needs a
+ * single-shard Redis (what Upstash serves per database), not Redis Cluster.
+ *
+ * @module
+ */
+
+const PRELUDE = `
+local P = ARGV[1]
+local function enc(s) return (string.gsub(s, "[^%w%-%._~]", function(ch) return string.format("%%%02x", string.byte(ch)) end)) end
+local function pad(n) return string.format("%015.0f", n) end
+local function opt(s) if s == nil or s == "" then return nil end return string.sub(s, 2) end
+local function num(s) if s == nil or s == "" then return nil end return tonumber(s) end
+local function skey(id) return P .. "s:" .. enc(id) end
+local function rkey(id) return P .. "r:" .. enc(id) end
+local function load(id)
+  local r = redis.call("HMGET", skey(id), "u", "n", "e", "c", "m", "v", "rc")
+  if not r[6] then return nil end
+  return { u = r[1] or nil, n = r[2] or nil, e = r[3] or nil, c = tonumber(r[4]), m = tonumber(r[5]),
+           v = tonumber(r[6]), rc = tonumber(r[7] or "0") }
+end
+local function indexes(id, meta)
+  local list = { { P .. "x:c", pad(meta.c) }, { P .. "x:u", pad(meta.m) } }
+  if meta.u then
+    table.insert(list, { P .. "x:uc:" .. enc(meta.u), pad(meta.c) })
+    table.insert(list, { P .. "x:uu:" .. enc(meta.u), pad(meta.m) })
+  end
+  if meta.e then
+    table.insert(list, { P .. "x:ec:" .. enc(meta.e), pad(meta.c) })
+    table.insert(list, { P .. "x:eu:" .. enc(meta.e), pad(meta.m) })
+  end
+  return list
+end
+local function unindex(id, meta)
+  for _, ix in ipairs(indexes(id, meta)) do redis.call("ZREM", ix[1], ix[2] .. ":" .. id) end
+end
+local function index(id, meta)
+  for i, ix in ipairs(indexes(id, meta)) do
+    redis.call("ZADD", ix[1], 0, ix[2] .. ":" .. id)
+    if i > 2 then redis.call("SADD", P .. "x:keys", ix[1]) end
+  end
+end
+local function store(id, meta, d, ttl)
+  local key = skey(id)
+  redis.call("HSET", key, "c", pad(meta.c), "m", pad(meta.m), "v", meta.v, "rc", meta.rc)
+  if d then redis.call("HSET", key, "d", d) end
+  for _, f in ipairs({ "u", "n", "e" }) do
+    if meta[f] then redis.call("HSET", key, f, meta[f]) else redis.call("HDEL", key, f) end
+  end
+  index(id, meta)
+  if ttl then
+    redis.call("PEXPIRE", key, ttl)
+    if meta.rc > 0 then redis.call("PEXPIRE", rkey(id), ttl) end
+  end
+end
+local function pushAll(key, list)
+  for i = 1, #list, 1000 do redis.call("RPUSH", key, unpack(list, i, math.min(i + 999, #list))) end
+end
+local function live(meta, liveAfter) return meta ~= nil and (liveAfter == nil or meta.m > liveAfter) end
+`;
+
+/**
+ * Upsert of N sessions. ARGV: P, now, liveAfter, expectedVersion, ttl, N, then
+ * per session: id, user, name, entity (each "" for null or "=" + value), JSON.
+ * Checks everything, then writes: `{"ok", c1, m1, v1, …}`, `{"mismatch", id}`
+ * or `{"conflict", id, actual}`.
+ */
+export const UPSERT = PRELUDE + `
+local now, liveAfter, expected, ttl, n = tonumber(ARGV[2]), num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6])
+local staged, out = {}, { "ok" }
+for i = 0, n - 1 do
+  local b = 7 + i * 5
+  local id = ARGV[b]
+  local st = staged[id]
+  if st == nil then
+    local stored = load(id)
+    st = { stored = stored, cur = live(stored, liveAfter) and stored or nil }
+    staged[id] = st
+  end
+  local cur, u = st.cur, opt(ARGV[b + 1])
+  if cur and cur.u and cur.u ~= u then return { "mismatch", id } end
+  local actual = cur and cur.v or 0
+  if expected and expected ~= actual then return { "conflict", id, actual } end
+  st.cur = { u = u, n = opt(ARGV[b + 2]), e = opt(ARGV[b + 3]), c = cur and cur.c or now, m = now, v = actual + 1,
+             rc = cur and cur.rc or 0, fresh = (cur == nil) or (cur.fresh == true) }
+  st.d = ARGV[b + 4]
+  table.insert(out, pad(st.cur.c)); table.insert(out, pad(now)); table.insert(out, st.cur.v)
+end
+for id, st in pairs(staged) do
+  if st.stored then unindex(id, st.stored) end
+  if st.cur.fresh then redis.call("DEL", skey(id), rkey(id)) end
+  store(id, st.cur, st.d, ttl)
+end
+return out
+`;
+
+/** Delete. ARGV: P, id, user, liveAfter. Returns 1 or 0. */
+export const DELETE = PRELUDE + `
+local id, user, liveAfter = ARGV[2], opt(ARGV[3]), num(ARGV[4])
+local meta = load(id)
+if not live(meta, liveAfter) or (user and meta.u ~= user) then return 0 end
+unindex(id, meta)
+redis.call("DEL", skey(id), rkey(id))
+return 1
+`;
+
+/** Rename. ARGV: P, id, name, user, liveAfter, now, ttl. Returns the hash (HGETALL) or nil. */
+export const RENAME = PRELUDE + `
+local id, name, user, liveAfter, now, ttl = ARGV[2], opt(ARGV[3]), opt(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), num(ARGV[7])
+local meta = load(id)
+if not live(meta, liveAfter) or (user and meta.u ~= user) then return nil end
+unindex(id, meta)
+meta.n, meta.m, meta.v = name, now, meta.v + 1
+store(id, meta, nil, ttl)
+return redis.call("HGETALL", skey(id))
+`;
+
+/**
+ * Append runs. ARGV: P, id, user, liveAfter, now, expectedVersion, ttl, then the
+ * runs' JSON. Returns `{"ok", version, runCount}`, `{"notfound"}`,
+ * `{"mismatch"}` or `{"conflict", actual}`.
+ */
+export const APPEND_RUNS = PRELUDE + `
+local id, user, liveAfter, now, expected, ttl = ARGV[2], opt(ARGV[3]), num(ARGV[4]), tonumber(ARGV[5]), num(ARGV[6]), num(ARGV[7])
+local meta = load(id)
+if not live(meta, liveAfter) then return { "notfound" } end
+if meta.u and meta.u ~= user then return { "mismatch" } end
+if expected and expected ~= meta.v then return { "conflict", meta.v } end
+local records = {}
+for i = 8, #ARGV do
+  table.insert(records, '{"seq":' .. (meta.rc + i - 7) .. ',"createdAt":' .. string.format("%.0f", now) .. ',"run":' .. ARGV[i] .. '}')
+end
+pushAll(rkey(id), records)
+unindex(id, meta)
+meta.m, meta.v, meta.rc = now, meta.v + 1, meta.rc + #records
+store(id, meta, nil, ttl)
+return { "ok", meta.v, meta.rc }
+`;
+
+/**
+ * A page of runs. ARGV: P, id, user, liveAfter, afterSeq ("" = start), count,
+ * order. Returns the records, in list order (the caller reverses for "desc").
+ */
+export const GET_RUNS = PRELUDE + `
+local id, user, liveAfter, after, count, asc = ARGV[2], opt(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == "asc"
+local meta = load(id)
+if not live(meta, liveAfter) or (user and meta.u ~= user) then return {} end
+local first, last
+if asc then
+  first = (after or 0) + 1
+  last = math.min(first + count - 1, meta.rc)
+else
+  last = math.min((after or (meta.rc + 1)) - 1, meta.rc)
+  first = math.max(1, last - count + 1)
+end
+if last < first then return {} end
+return redis.call("LRANGE", rkey(id), first - 1, last - 1)
+`;
+
+/**
+ * A page of sessions from one lex index. ARGV: P, index key suffix, "asc" or
+ * "desc", count, low bound, high bound, sort field ("c" or "m"), user, entity,
+ * name, createdAfter, createdBefore, updatedAfter, updatedBefore, liveAfter.
+ * Walks the index from the bound, skipping entries that fail the filters
+ * (and removing stale ones), until `count` match. Returns id, hash, id, hash…
+ */
+export const LIST = PRELUDE + `
+local key, asc, want, lo, hi, sortField = P .. ARGV[2], ARGV[3] == "asc", tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local user, entity, name = opt(ARGV[8]), opt(ARGV[9]), opt(ARGV[10])
+local cA, cB, uA, uB, liveAfter = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]), num(ARGV[14]), num(ARGV[15])
+local ids = {}
+local chunk = want
+while #ids < want do
+  local members
+  if asc then members = redis.call("ZRANGE", key, lo, hi, "BYLEX", "LIMIT", 0, chunk)
+  else members = redis.call("ZRANGE", key, hi, lo, "BYLEX", "REV", "LIMIT", 0, chunk) end
+  for _, member in ipairs(members) do
+    local id = string.sub(member, 17)
+    local meta = load(id)
+    if meta == nil or pad(meta[sortField]) ~= string.sub(member, 1, 15) then
+      redis.call("ZREM", key, member)
+    elseif live(meta, liveAfter) and (not user or meta.u == user) and (not entity or meta.e == entity)
+      and (not name or meta.n == name) and (not cA or meta.c > cA) and (not cB or meta.c < cB)
+      and (not uA or meta.m > uA) and (not uB or meta.m < uB) then
+      table.insert(ids, id)
+      if #ids >= want then break end
+    end
+  end
+  if #members < chunk then break end
+  if asc then lo = "(" .. members[#members] else hi = "(" .. members[#members] end
+  chunk = math.min(chunk * 2, 1000)
+end
+local out = {}
+for _, id in ipairs(ids) do
+  table.insert(out, id)
+  table.insert(out, redis.call("HGETALL", skey(id)))
+end
+return out
+`;
+
+/**
+ * Restore. ARGV: P, onConflict, liveAfter, ttl, N, then per entry: id, user,
+ * name, entity, JSON, createdAt, updatedAt, version, run count, runs…
+ * Returns `{"ok", imported, skipped}` or `{"conflict", id, version}`.
+ */
+export const IMPORT = PRELUDE + `
+local onConflict, liveAfter, ttl, n = ARGV[2], num(ARGV[3]), num(ARGV[4]), tonumber(ARGV[5])
+local entries, b = {}, 6
+for i = 1, n do
+  local e = { id = ARGV[b], u = opt(ARGV[b + 1]), n = opt(ARGV[b + 2]), e = opt(ARGV[b + 3]), d = ARGV[b + 4],
+              c = tonumber(ARGV[b + 5]), m = tonumber(ARGV[b + 6]), v = tonumber(ARGV[b + 7]), rc = tonumber(ARGV[b + 8]) }
+  e.runs = {}
+  for k = 1, e.rc do e.runs[k] = ARGV[b + 8 + k] end
+  b = b + 9 + e.rc
+  e.stored = load(e.id)
+  e.exists = live(e.stored, liveAfter)
+  if e.exists and onConflict == "fail" then return { "conflict", e.id, e.stored.v } end
+  entries[i] = e
+end
+local imported = 0
+for _, e in ipairs(entries) do
+  if not (e.exists and onConflict == "skip") then
+    if e.stored then unindex(e.id, e.stored) end
+    redis.call("DEL", skey(e.id), rkey(e.id))
+    if e.rc > 0 then pushAll(rkey(e.id), e.runs) end
+    store(e.id, e, e.d, ttl)
+    imported = imported + 1
+  end
+end
+return { "ok", imported, n - imported }
+`;
+
+/** Purge up to `batch` expired sessions. ARGV: P, liveAfter, batch. Returns { purged, scanned }. */
+export const PURGE = PRELUDE + `
+local liveAfter, batch = tonumber(ARGV[2]), tonumber(ARGV[3])
+local members = redis.call("ZRANGE", P .. "x:u", "-", "(" .. pad(liveAfter) .. ";", "BYLEX", "LIMIT", 0, batch)
+local purged = 0
+for _, member in ipairs(members) do
+  local id = string.sub(member, 17)
+  local meta = load(id)
+  if meta == nil then
+    redis.call("ZREM", P .. "x:u", member)
+  elseif meta.m <= liveAfter then
+    unindex(id, meta)
+    redis.call("DEL", skey(id), rkey(id))
+    purged = purged + 1
+  else
+    redis.call("ZREM", P .. "x:u", member)
+  end
+end
+return { purged, #members }
+`;
+
+/** Drop up to `batch` sessions, then the indexes once none is left. ARGV: P, batch. Returns how many were removed. */
+export const DROP = PRELUDE + `
+local batch = tonumber(ARGV[2])
+local members = redis.call("ZRANGE", P .. "x:c", "-", "+", "BYLEX", "LIMIT", 0, batch)
+for _, member in ipairs(members) do
+  local id = string.sub(member, 17)
+  redis.call("DEL", skey(id), rkey(id))
+  redis.call("ZREM", P .. "x:c", member)
+end
+if #members == 0 then
+  for _, key in ipairs(redis.call("SMEMBERS", P .. "x:keys")) do redis.call("DEL", key) end
+  redis.call("DEL", P .. "x:c", P .. "x:u", P .. "x:keys")
+end
+return #members
+`;

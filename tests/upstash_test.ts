@@ -1,0 +1,193 @@
+import assert from "node:assert/strict";
+import { Redis } from "@upstash/redis";
+import { UpstashRedisStorage } from "../backends/upstash.ts";
+import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
+import { runConformance } from "./conformance.ts";
+import { type RedisServer, redisServerAvailable, RespConnection, startRedisServer } from "./support/resp.ts";
+import { startUpstashBridge, type UpstashBridge } from "./support/upstash_bridge.ts";
+
+const available = await redisServerAvailable();
+const ignore = !available && Deno.env.get("CI") !== "true";
+if (ignore) console.warn("skipping Upstash tests: redis-server is missing (apt-get install -y redis-server)");
+
+let server: RedisServer;
+let bridge: UpstashBridge;
+const options = () => ({ url: bridge.url, token: bridge.token, retries: 0 });
+
+runConformance({
+  name: "upstash",
+  async setup() {
+    server = await startRedisServer();
+    bridge = await startUpstashBridge({ redisPort: server.port });
+  },
+  async teardown() {
+    await bridge.stop();
+    await server.stop();
+  },
+  create: (o, place) => Promise.resolve(new UpstashRedisStorage({ ...o, ...options(), prefix: place })),
+}, { ignore });
+
+async function withRedis(fn: (redis: RespConnection, bridge: UpstashBridge) => Promise<void>): Promise<void> {
+  const server = await startRedisServer();
+  const bridge = await startUpstashBridge({ redisPort: server.port });
+  const redis = await RespConnection.connect(server.port);
+  try {
+    await fn(redis, bridge);
+  } finally {
+    redis.close();
+    await bridge.stop();
+    await server.stop();
+  }
+}
+
+function open(bridge: UpstashBridge, extra: Record<string, unknown> = {}) {
+  return new UpstashRedisStorage({ url: bridge.url, token: bridge.token, retries: 0, ...extra });
+}
+
+Deno.test({
+  name: "UpstashRedisStorage: one HTTP request per read, write, delete and list page, at 10 and at 5 000 sessions",
+  ignore,
+  fn: () =>
+    withRedis(async (_redis, bridge) => {
+      const storage = open(bridge);
+      const counts: Record<string, number[]> = {};
+      const count = async (name: string, work: () => Promise<unknown>) => {
+        bridge.resetCounts();
+        await work();
+        (counts[name] ??= []).push(bridge.requests);
+      };
+      for (const size of [10, 5000]) {
+        const have = (await storage.getAllSessionIds()).length;
+        for (let start = have; start < size; start += 500) {
+          await storage.upsertMany(
+            Array.from({ length: Math.min(500, size - start) }, (_, i) => ({
+              sessionId: `s${start + i}`,
+              userId: `u${(start + i) % 7}`,
+              agentId: "a",
+            })),
+          );
+        }
+        // The first use of each script per Redis costs one more request (EVALSHA misses, EVAL loads it).
+        await storage.upsert({ sessionId: "warm" });
+        await storage.listSessions({ limit: 1 });
+        await storage.renameSession("warm", "w");
+        await storage.appendRuns("warm", [{}]);
+        await storage.getRuns("warm");
+        await storage.deleteSession("warm");
+        await count("read", () => storage.read("s3"));
+        await count("upsert", () => storage.upsert({ sessionId: "s3", userId: "u3", memory: { size } }));
+        await count("upsert with expectedVersion", async () => {
+          const s = (await storage.read("s4"))!;
+          bridge.resetCounts();
+          await storage.upsert({ ...s, memory: { size } }, { expectedVersion: s.version });
+        });
+        await count("list page of 20", () => storage.listSessions({ limit: 20 }));
+        await count("list page of 20 by user", () => storage.listSessions({ userId: "u2", limit: 20 }));
+        const page = await storage.listSessions({ limit: 20, sortBy: "updatedAt" });
+        await count("next list page", () =>
+          storage.listSessions({ limit: 20, sortBy: "updatedAt", cursor: page.nextCursor }));
+        await count("getRecentSessions", () =>
+          storage.getRecentSessions());
+        await count("rename", () => storage.renameSession("s5", "x"));
+        await count("appendRuns", () => storage.appendRuns("s6", [{ turn: 1 }], { userId: "u6" }));
+        await count("getRuns", () => storage.getRuns("s6"));
+        await count("upsertMany of 100", () =>
+          storage.upsertMany(Array.from({ length: 100 }, (_, i) => ({ sessionId: `m${i}` }))));
+        await count("delete", () =>
+          storage.deleteSession("s7"));
+      }
+      console.log("upstash requests per operation at 10 / 5 000 sessions:", JSON.stringify(counts));
+      for (const [name, [small, large]] of Object.entries(counts)) {
+        assert.equal(small, 1, `${name} at 10 sessions`);
+        assert.equal(large, 1, `${name} at 5 000 sessions`);
+      }
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage: drop removes exactly its prefix and mode; no id can be read as a pattern",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      await redis.send(["SET", "unrelated", "keep"]);
+      await redis.send(["SET", "agentstate:agent:s:x", "not ours? yes ours: a wrong type"]);
+      const agent = open(bridge);
+      const team = open(bridge, { mode: "team" });
+      const other = open(bridge, { prefix: "agentstate2" });
+      for (const id of ["*", "a:b", "[x]", "?"]) await agent.upsert({ sessionId: id, userId: "*" });
+      await team.upsert({ sessionId: "*" });
+      await other.upsert({ sessionId: "*" });
+      await assert.rejects(agent.read("x"), CorruptRecordError);
+      await agent.drop();
+      const keys = (await redis.send(["KEYS", "*"]) as Uint8Array[]).map((k) => new TextDecoder().decode(k)).sort();
+      assert.ok(keys.includes("unrelated"));
+      assert.ok(keys.some((k) => k.startsWith("agentstate:team:")));
+      assert.ok(keys.some((k) => k.startsWith("agentstate2:agent:")));
+      assert.deepEqual(keys.filter((k) => k.startsWith("agentstate:agent:") && k !== "agentstate:agent:s:x"), []);
+      assert.equal((await team.read("*"))?.version, 1);
+      assert.throws(() => open(bridge, { prefix: "a:b" }), ValidationError);
+      assert.throws(() => open(bridge, { prefix: "*" }), ValidationError);
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage: TTL is native; corrupt values, bad tokens and oversize payloads are errors",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const storage = open(bridge, { ttlMs: 60_000 });
+      await storage.upsert({ sessionId: "t", memory: { a: 1 } });
+      await storage.appendRuns("t", [{ n: 1 }]);
+      const ttl = await redis.send(["PTTL", "agentstate:agent:s:t"]) as number;
+      assert.ok(ttl > 50_000 && ttl <= 60_000, `PTTL ${ttl}`);
+      assert.ok((await redis.send(["PTTL", "agentstate:agent:r:t"]) as number) > 50_000);
+      await redis.send(["HSET", "agentstate:agent:s:t", "d", "{not json"]);
+      await assert.rejects(storage.read("t"), (e) =>
+        e instanceof CorruptRecordError && /agentstate:agent:s:t/.test(e.message));
+      const wrong = new UpstashRedisStorage({ url: bridge.url, token: "wrong", retries: 0 });
+      await assert.rejects(wrong.read("t"), (e) =>
+        e instanceof StorageError && /Unauthorized/.test(e.message));
+      const nowhere = new UpstashRedisStorage({ url: "http://127.0.0.1:9", token: "x", retries: 0 });
+      await assert.rejects(nowhere.read("t"), StorageError);
+      bridge.resetCounts();
+      await assert.rejects(
+        storage.upsert({ sessionId: "huge", memory: { text: "x".repeat(11 * 1024 * 1024) } }),
+        ValidationError,
+      );
+      assert.equal(bridge.requests, 0, "refused before sending");
+      const five = { text: "é".repeat(2_500_000) };
+      await storage.upsert({ sessionId: "five", memory: five });
+      assert.deepEqual((await storage.read("five"))?.memory, five);
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage: faults at the REST layer are StorageErrors and leave nothing half-written",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const storage = open(bridge);
+      const before = await storage.upsert({ sessionId: "f", memory: { v: 1 } });
+      for (const kind of ["status500", "garbage", "drop"] as const) {
+        bridge.fault = { kind, count: 1 };
+        const error = await storage.upsert({ sessionId: "f", memory: { v: 2 } }).catch((e) => e);
+        assert.ok(error instanceof StorageError, `${kind}: ${error}`);
+        assert.ok(error.cause, `${kind}: the cause is kept`);
+        assert.deepEqual(await storage.read("f"), before, `${kind}: previous version intact`);
+      }
+      bridge.fault = { kind: "hang", count: 1 };
+      const client = new Redis({
+        url: bridge.url,
+        token: bridge.token,
+        retry: { retries: 0 },
+        signal: () => AbortSignal.timeout(200),
+        automaticDeserialization: false,
+        enableTelemetry: false,
+      });
+      const timed = new UpstashRedisStorage({ redis: client as never });
+      await assert.rejects(timed.read("f"), StorageError);
+      bridge.fault = null;
+      const raw = await redis.send(["HGET", "agentstate:agent:s:f", "v"]) as Uint8Array;
+      assert.equal(new TextDecoder().decode(raw), "1", "redis holds version 1");
+    }),
+});
