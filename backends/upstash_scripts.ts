@@ -81,7 +81,7 @@ local function live(meta, liveAfter) return meta ~= nil and (liveAfter == nil or
  * Checks everything, then writes: `{"ok", c1, m1, v1, …}`, `{"mismatch", id}`
  * or `{"conflict", id, actual}`.
  */
-export const UPSERT = PRELUDE + `
+export const UPSERT: string = PRELUDE + `
 local now, liveAfter, expected, ttl, n = tonumber(ARGV[2]), num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6])
 local staged, out = {}, { "ok" }
 for i = 0, n - 1 do
@@ -111,7 +111,7 @@ return out
 `;
 
 /** Delete. ARGV: P, id, user, liveAfter. Returns 1 or 0. */
-export const DELETE = PRELUDE + `
+export const DELETE: string = PRELUDE + `
 local id, user, liveAfter = ARGV[2], opt(ARGV[3]), num(ARGV[4])
 local meta = load(id)
 if not live(meta, liveAfter) or (user and meta.u ~= user) then return 0 end
@@ -121,7 +121,7 @@ return 1
 `;
 
 /** Rename. ARGV: P, id, name, user, liveAfter, now, ttl. Returns the hash (HGETALL) or nil. */
-export const RENAME = PRELUDE + `
+export const RENAME: string = PRELUDE + `
 local id, name, user, liveAfter, now, ttl = ARGV[2], opt(ARGV[3]), opt(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), num(ARGV[7])
 local meta = load(id)
 if not live(meta, liveAfter) or (user and meta.u ~= user) then return nil end
@@ -136,7 +136,7 @@ return redis.call("HGETALL", skey(id))
  * runs' JSON. Returns `{"ok", version, runCount}`, `{"notfound"}`,
  * `{"mismatch"}` or `{"conflict", actual}`.
  */
-export const APPEND_RUNS = PRELUDE + `
+export const APPEND_RUNS: string = PRELUDE + `
 local id, user, liveAfter, now, expected, ttl = ARGV[2], opt(ARGV[3]), num(ARGV[4]), tonumber(ARGV[5]), num(ARGV[6]), num(ARGV[7])
 local meta = load(id)
 if not live(meta, liveAfter) then return { "notfound" } end
@@ -157,7 +157,7 @@ return { "ok", meta.v, meta.rc }
  * A page of runs. ARGV: P, id, user, liveAfter, afterSeq ("" = start), count,
  * order. Returns the records, in list order (the caller reverses for "desc").
  */
-export const GET_RUNS = PRELUDE + `
+export const GET_RUNS: string = PRELUDE + `
 local id, user, liveAfter, after, count, asc = ARGV[2], opt(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == "asc"
 local meta = load(id)
 if not live(meta, liveAfter) or (user and meta.u ~= user) then return {} end
@@ -180,7 +180,7 @@ return redis.call("LRANGE", rkey(id), first - 1, last - 1)
  * Walks the index from the bound, skipping entries that fail the filters
  * (and removing stale ones), until `count` match. Returns id, hash, id, hash…
  */
-export const LIST = PRELUDE + `
+export const LIST: string = PRELUDE + `
 local key, asc, want, lo, hi, sortField = P .. ARGV[2], ARGV[3] == "asc", tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
 local user, entity, name = opt(ARGV[8]), opt(ARGV[9]), opt(ARGV[10])
 local cA, cB, uA, uB, liveAfter = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]), num(ARGV[14]), num(ARGV[15])
@@ -219,7 +219,7 @@ return out
  * name, entity, JSON, createdAt, updatedAt, version, run count, runs…
  * Returns `{"ok", imported, skipped}` or `{"conflict", id, version}`.
  */
-export const IMPORT = PRELUDE + `
+export const IMPORT: string = PRELUDE + `
 local onConflict, liveAfter, ttl, n = ARGV[2], num(ARGV[3]), num(ARGV[4]), tonumber(ARGV[5])
 local entries, b = {}, 6
 for i = 1, n do
@@ -247,7 +247,7 @@ return { "ok", imported, n - imported }
 `;
 
 /** Purge up to `batch` expired sessions. ARGV: P, liveAfter, batch. Returns { purged, scanned }. */
-export const PURGE = PRELUDE + `
+export const PURGE: string = PRELUDE + `
 local liveAfter, batch = tonumber(ARGV[2]), tonumber(ARGV[3])
 local members = redis.call("ZRANGE", P .. "x:u", "-", "(" .. pad(liveAfter) .. ";", "BYLEX", "LIMIT", 0, batch)
 local purged = 0
@@ -268,7 +268,7 @@ return { purged, #members }
 `;
 
 /** Drop up to `batch` sessions, then the indexes once none is left. ARGV: P, batch. Returns how many were removed. */
-export const DROP = PRELUDE + `
+export const DROP: string = PRELUDE + `
 local batch = tonumber(ARGV[2])
 local members = redis.call("ZRANGE", P .. "x:c", "-", "+", "BYLEX", "LIMIT", 0, batch)
 for _, member in ipairs(members) do

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { createClient } from "@libsql/client/web";
+import { LibsqlStorage } from "../backends/libsql.ts";
+import { StorageError } from "../session/errors.ts";
+import { runConformance } from "./conformance.ts";
+import { type HranaServer, startHranaServer } from "./support/hrana_server.ts";
+import { tempDir } from "./support/temp.ts";
+
+// One server per place (a place is a database); modes sharing a place share it.
+const dir = await tempDir("libsql-remote");
+const servers = new Map<string, Promise<HranaServer>>();
+const token = "test-token";
+function serverFor(place: string): Promise<HranaServer> {
+  let server = servers.get(place);
+  if (!server) {
+    server = (async () => {
+      // The file must exist with the schema-less database before streams open it.
+      await Deno.writeFile(`${dir.path}/${place}.db`, new Uint8Array());
+      return await startHranaServer({ path: `${dir.path}/${place}.db`, token });
+    })();
+    servers.set(place, server);
+  }
+  return server;
+}
+
+runConformance({
+  name: "libsql remote (Hrana over HTTP)",
+  async create(options, place) {
+    const server = await serverFor(place);
+    return new LibsqlStorage({ ...options, url: server.url, authToken: token });
+  },
+  async teardown() {
+    for (const server of servers.values()) await (await server).stop();
+    await dir.remove();
+  },
+});
+
+async function withServer(fn: (server: HranaServer, path: string) => Promise<void>): Promise<void> {
+  const d = await tempDir("hrana");
+  const path = `${d.path}/db.db`;
+  await Deno.writeFile(path, new Uint8Array());
+  const server = await startHranaServer({ path, token });
+  try {
+    await fn(server, path);
+  } finally {
+    await server.stop();
+    await d.remove();
+  }
+}
+
+Deno.test("Hrana test server: the real @libsql/client speaks to it (values, batches, transactions)", () =>
+  withServer(async (server) => {
+    const client = createClient({ url: server.url, authToken: token, intMode: "bigint" });
+    try {
+      await client.execute("CREATE TABLE t (i INTEGER, f REAL, s TEXT, b BLOB)");
+      const big = 2n ** 62n;
+      await client.execute({
+        sql: "INSERT INTO t VALUES (?, ?, ?, ?)",
+        args: [big, 1.5, "é😀", new Uint8Array([0, 1, 255])],
+      });
+      const row = (await client.execute("SELECT * FROM t")).rows[0]!;
+      assert.deepEqual([row.i, row.f, row.s, [...new Uint8Array(row.b as ArrayBuffer)]], [big, 1.5, "é😀", [
+        0,
+        1,
+        255,
+      ]]);
+      await assert.rejects(client.batch(["INSERT INTO t (i) VALUES (1)", "INSERT INTO nope VALUES (1)"], "write"));
+      assert.equal((await client.execute("SELECT count(*) AS n FROM t")).rows[0]!.n, 1n, "a failed batch rolls back");
+      const tx = await client.transaction("write");
+      await tx.execute("INSERT INTO t (i) VALUES (2)");
+      await tx.rollback();
+      const tx2 = await client.transaction("write");
+      await tx2.execute("INSERT INTO t (i) VALUES (3)");
+      await tx2.commit();
+      assert.deepEqual((await client.execute("SELECT i FROM t ORDER BY i")).rows.map((r) => r.i), [3n, big]);
+    } finally {
+      client.close();
+    }
+  }));
+
+Deno.test("LibsqlStorage over HTTP: one request per read, upsert, list page, rename, delete and append", () =>
+  withServer(async (server) => {
+    await using storage = new LibsqlStorage({ url: server.url, authToken: token });
+    await storage.upsertMany(Array.from({ length: 50 }, (_, i) => ({ sessionId: `s${i}`, userId: `u${i % 3}` })));
+    await storage.read("s1"); // the first request of a client probes the protocol version
+    const counts: Record<string, number> = {};
+    const count = async (name: string, work: () => Promise<unknown>) => {
+      server.resetCounts();
+      await work();
+      counts[name] = server.requests;
+    };
+    await count("read", () => storage.read("s1"));
+    await count("upsert", () => storage.upsert({ sessionId: "s1", userId: "u1", memory: { a: 1 } }));
+    await count(
+      "upsert with expectedVersion",
+      () => storage.upsert({ sessionId: "s1", userId: "u1" }, { expectedVersion: 2 }),
+    );
+    await count(
+      "upsertMany of 20",
+      () => storage.upsertMany(Array.from({ length: 20 }, (_, i) => ({ sessionId: `m${i}` }))),
+    );
+    await count("list page", () => storage.listSessions({ userId: "u2", limit: 10 }));
+    await count("getRecentSessions", () => storage.getRecentSessions());
+    await count("rename", () => storage.renameSession("s2", "x"));
+    await count("appendRuns", () => storage.appendRuns("s2", [{ n: 1 }], { userId: "u2" }));
+    await count("getRuns", () => storage.getRuns("s2"));
+    await count("delete", () => storage.deleteSession("s3"));
+    console.log("libsql over HTTP, requests per operation:", JSON.stringify(counts));
+    for (const [name, n] of Object.entries(counts)) assert.equal(n, 1, name);
+  }));
+
+Deno.test("LibsqlStorage over HTTP: a wrong token or an unreachable server is a thrown StorageError", () =>
+  withServer(async (server) => {
+    await using wrong = new LibsqlStorage({ url: server.url, authToken: "wrong" });
+    await assert.rejects(wrong.read("x"), (e) => e instanceof StorageError && /401|Unauthorized/i.test(e.message));
+    await using nowhere = new LibsqlStorage({ url: "http://127.0.0.1:9" });
+    await assert.rejects(nowhere.upsert({ sessionId: "x" }), StorageError);
+  }));
