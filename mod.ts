@@ -34,4 +34,5 @@ export * from "./backends/memory.ts";
 export * from "./backends/libsql.ts";
 export * from "./backends/json.ts";
 export * from "./backends/upstash.ts";
+export * from "./backends/indexeddb.ts";
 export * from "./backends/open.ts";

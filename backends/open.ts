@@ -102,6 +102,14 @@ export async function openStorage<M extends SessionMode = "agent">(
         ...(prefix ? { prefix } : {}),
       });
     }
+    case "indexeddb": {
+      if (!(globalThis as { indexedDB?: unknown }).indexedDB) {
+        throw invalid("indexeddb: URLs work only where IndexedDB exists (a browser); use json: or file: here");
+      }
+      const { IndexedDbStorage } = await import("./indexeddb.ts");
+      const dbName = url.slice("indexeddb:".length) || "agentstate";
+      return new IndexedDbStorage<M>({ ...base, dbName });
+    }
     default:
       throw invalid(
         `unknown storage URL ${JSON.stringify(url.length > 80 ? url.slice(0, 80) + "…" : url)}; ` +

@@ -63,6 +63,12 @@ Deno.test("openStorage() refuses unknown schemes and picks backends by URL", asy
     (e) => e instanceof ValidationError && /unknown storage URL/.test(e.message),
   );
   await assert.rejects(openStorage(""), ValidationError);
+  await assert.rejects(openStorage("indexeddb:x"), (e) => e instanceof ValidationError && /browser/.test(e.message));
+  await assert.rejects(
+    openStorage("upstash+https://example.invalid"),
+    (e) => e instanceof ValidationError && /token/.test(e.message),
+  );
+  await assert.rejects(openStorage("json:"), ValidationError);
   await using memory = await openStorage("memory:", { mode: "workflow" });
   assert.deepEqual([memory.backend, memory.mode], ["memory", "workflow"]);
   await using libsql = await openStorage(":memory:");
