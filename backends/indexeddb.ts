@@ -95,8 +95,10 @@ interface OpenRequest extends Request<Database> {
   onupgradeneeded: ((event: unknown) => void) | null;
   onblocked: ((event: unknown) => void) | null;
 }
-interface KeyRangeStatic {
-  bound(lower: Key, upper: Key, lowerOpen?: boolean, upperOpen?: boolean): unknown;
+/** The `IDBKeyRange` class (its static `bound`), matching the factory. */
+export interface KeyRangeStatic {
+  /** A range from `lower` to `upper`. */
+  bound(lower: unknown, upper: unknown, lowerOpen?: boolean, upperOpen?: boolean): unknown;
 }
 
 /** The `indexedDB` factory (a browser's, or `fake-indexeddb`'s `IDBFactory`). */
