@@ -17,7 +17,7 @@
  *
  * @module
  */
-import assert from "node:assert/strict";
+import * as assert from "./_assert.ts";
 import {
   ConflictError,
   SessionNotFoundError,

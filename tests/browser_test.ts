@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+
+const CHROMIUM = "/usr/bin/chromium";
+const haveChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+const ignore = !haveChromium && Deno.env.get("CI") !== "true";
+if (ignore) console.warn(`skipping browser tests: ${CHROMIUM} is missing (apt-get install -y chromium)`);
+
+const root = new URL("../", import.meta.url).pathname;
+const out = `${root}tests/.tmp`;
+
+async function bundle(entry: string, output: string): Promise<void> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--platform", "browser", "--minify", "-o", output, entry],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+}
+
+async function gzipSize(path: string): Promise<number> {
+  const stream = (await Deno.open(path)).readable.pipeThrough(new CompressionStream("gzip"));
+  let size = 0;
+  for await (const chunk of stream) size += chunk.length;
+  return size;
+}
+
+function serve(files: Record<string, string>) {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const path = new URL(request.url).pathname;
+    const file = files[path];
+    if (!file) return new Response("not found", { status: 404 });
+    const type = file.endsWith(".html") ? "text/html" : "text/javascript";
+    return new Response(await Deno.readFile(file), { headers: { "content-type": `${type}; charset=utf-8` } });
+  });
+}
+
+Deno.test({
+  name: "browser bundle: ./indexeddb holds no node: import and no libSQL or Redis code",
+  ignore: false,
+  async fn() {
+    await Deno.mkdir(out, { recursive: true });
+    await bundle("examples/browser/app.js", "examples/browser/agentstate.js");
+    const text = await Deno.readTextFile(`${root}examples/browser/agentstate.js`);
+    assert.doesNotMatch(text, /["']node:/);
+    assert.doesNotMatch(text, /@libsql|hrana|upstash|EVALSHA/i);
+    assert.match(text, /agent_sessions|_sessions/);
+    const size = (await Deno.stat(`${root}examples/browser/agentstate.js`)).size;
+    console.log(
+      `browser bundle (IndexedDbStorage + app): ${size} bytes minified, ${await gzipSize(
+        `${root}examples/browser/agentstate.js`,
+      )} gzipped`,
+    );
+  },
+});
+
+Deno.test({
+  name: "real Chromium: the conformance suite passes on IndexedDB, and the example chat survives a reload",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeTextFile(`${out}/suite.html`, '<!doctype html><script type="module" src="/suite.js"></script>');
+    await bundle("tests/support/browser_suite.ts", `${out}/suite.js`);
+    await bundle("examples/browser/app.js", "examples/browser/agentstate.js");
+    const server = serve({
+      "/suite.html": `${out}/suite.html`,
+      "/suite.js": `${out}/suite.js`,
+      "/": `${root}examples/browser/index.html`,
+      "/agentstate.js": `${root}examples/browser/agentstate.js`,
+    });
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${base}/suite.html`);
+      await page.waitForFunction(() => "runSuite" in globalThis);
+      const results = await page.evaluate(() =>
+        (globalThis as unknown as { runSuite(): Promise<{ name: string; ok: boolean; error?: string }[]> }).runSuite()
+      );
+      const failed = results.filter((r) => !r.ok);
+      assert.deepEqual(failed, [], JSON.stringify(failed, null, 2));
+      assert.ok(results.length >= 40, `ran ${results.length} cases`);
+      console.log(`chromium: ${results.length} conformance cases passed on real IndexedDB`);
+      const timing = await page.evaluate(() =>
+        (globalThis as unknown as { timeListPage(n: number): Promise<unknown> }).timeListPage(10_000)
+      );
+      console.log("chromium list page at 10 000 sessions:", JSON.stringify(timing));
+
+      // The example page: a chat that survives a reload, then rename and delete.
+      const app = await browser.newPage();
+      app.on("pageerror", (e) => errors.push(String(e)));
+      app.on("dialog", (dialog) => dialog.accept("Trip planning"));
+      await app.goto(`${base}/`);
+      await app.waitForFunction(() => "agentstateReady" in globalThis);
+      await app.click("#new");
+      await app.waitForSelector("#sessions li.active");
+      for (const text of ["Plan a trip to Lisbon", "In May, for a week"]) {
+        await app.fill("#input", text);
+        await app.click("#send");
+      }
+      await app.waitForFunction('document.querySelectorAll("#messages .msg").length === 4');
+      await app.reload();
+      await app.waitForFunction(() => "agentstateReady" in globalThis);
+      await app.waitForFunction('document.querySelectorAll("#messages .msg").length === 4');
+      assert.match(await app.textContent("#messages") ?? "", /Plan a trip to Lisbon.*In May, for a week/s);
+      assert.equal(await app.locator("#sessions li").count(), 1);
+      await app.click("#rename");
+      await app.waitForFunction('document.querySelector("#title")?.textContent === "Trip planning"');
+      await app.screenshot({ path: `${out}/browser.png` });
+      await app.click("#delete");
+      await app.waitForFunction('document.querySelectorAll("#sessions li").length === 0');
+      await app.reload();
+      await app.waitForFunction(() => "agentstateReady" in globalThis);
+      assert.equal(await app.locator("#sessions li").count(), 0, "the delete survived the reload too");
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+    }
+  },
+});
