@@ -52,17 +52,16 @@ function inputShape(mode: SessionMode): Record<string, z.ZodType> {
 
 function storedShape(mode: SessionMode): Record<string, z.ZodType> {
   const f = MODE_FIELDS[mode];
-  const shape: Record<string, z.ZodType> = {
-    sessionId: z.string().min(1),
-    userId: z.string().nullable(),
-    sessionName: z.string().nullable(),
-    createdAt: timeSchema,
-    updatedAt: timeSchema,
-    version: z.number().int().positive(),
-  };
-  for (const name of f.strings) shape[name] = z.string().nullable();
-  // Stored JSON came from JSON.parse, so a shallow check is enough.
-  for (const name of f.objects) shape[name] = z.record(z.string(), z.unknown()).nullable();
+  const shape: Record<string, z.ZodType> = {};
+  // In the canonical field order, so sessions read back print alike on every backend.
+  for (const name of f.all) {
+    if (name === "sessionId") shape[name] = z.string().min(1);
+    else if (name === "createdAt" || name === "updatedAt") shape[name] = timeSchema;
+    else if (name === "version") shape[name] = z.number().int().positive();
+    // Stored JSON came from JSON.parse, so a shallow check is enough.
+    else if (f.objects.includes(name)) shape[name] = z.record(z.string(), z.unknown()).nullable();
+    else shape[name] = z.string().nullable();
+  }
   return shape;
 }
 
