@@ -146,25 +146,23 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
    * session's version, atomically, after `checkWrite`; throws
    * `SessionNotFoundError` when the session is absent or expired.
    */
-  protected doAppendRuns(_sessionId: string, _runs: JsonObject[], _context: AppendContext): Promise<AppendRunsResult> {
-    return Promise.reject(new StorageError(`${this.backend}: run logs are not implemented`, { backend: this.backend }));
-  }
+  protected abstract doAppendRuns(
+    sessionId: string,
+    runs: JsonObject[],
+    context: AppendContext,
+  ): Promise<AppendRunsResult>;
   /** The first `query.limit + 1` runs after `query.afterSeq`; none when the session is not live or not the user's. */
-  protected doGetRuns(_sessionId: string, _query: RunQuery): Promise<RunRecord[]> {
-    return Promise.reject(new StorageError(`${this.backend}: run logs are not implemented`, { backend: this.backend }));
-  }
+  protected abstract doGetRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]>;
   /**
    * Writes checked sessions and runs as they are; a live session with the same
    * id is kept (`"skip"`), replaced with its runs (`"overwrite"`), or makes the
    * whole import fail with `ConflictError` (`"fail"`). An expired one is replaced.
    */
-  protected doImport(
-    _entries: SessionExport<SessionOf<M>>[],
-    _onConflict: "skip" | "overwrite" | "fail",
-    _liveAfter: number | null,
-  ): Promise<ImportResult> {
-    return Promise.reject(new StorageError(`${this.backend}: import is not implemented`, { backend: this.backend }));
-  }
+  protected abstract doImport(
+    entries: SessionExport<SessionOf<M>>[],
+    onConflict: "skip" | "overwrite" | "fail",
+    liveAfter: number | null,
+  ): Promise<ImportResult>;
   /** Deletes sessions with `updatedAt <= liveAfter`, and their runs; returns how many. */
   protected abstract doPurge(liveAfter: number): Promise<number>;
   /** Removes this storage's data and nothing else. */
