@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { redisServerAvailable, startRedisServer } from "./support/resp.ts";
+import { startUpstashBridge } from "./support/upstash_bridge.ts";
+import { startHranaServer } from "./support/hrana_server.ts";
+import { tempDir } from "./support/temp.ts";
+
+const example = new URL("../examples/edge_function.ts", import.meta.url).pathname;
+const haveRedis = await redisServerAvailable();
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Runs the example as its own process with `env`, and talks to it over HTTP like a client would. */
+async function exercise(env: Record<string, string>): Promise<void> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", example],
+    env: { ...env, PORT: String(port), NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0;; i++) {
+      try {
+        await (await fetch(`${base}/sessions`)).body?.cancel();
+        break;
+      } catch (error) {
+        if (i > 100) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const chat = (message: string) =>
+      fetch(`${base}/chat`, { method: "POST", body: JSON.stringify({ sessionId: "s1", userId: "ada", message }) })
+        .then((r) => r.json());
+    assert.deepEqual(await chat("hello"), { reply: 'turn 1: you said "hello"', turn: 1, version: 2 });
+    assert.deepEqual(await chat("again"), { reply: 'turn 2: you said "again"', turn: 2, version: 3 });
+    const list = await (await fetch(`${base}/sessions?userId=ada`)).json();
+    assert.deepEqual(list.sessions.map((s: { sessionId: string }) => s.sessionId), ["s1"]);
+    const stolen = await fetch(`${base}/chat`, {
+      method: "POST",
+      body: JSON.stringify({ sessionId: "s1", userId: "mallory", message: "mine now" }),
+    });
+    assert.equal(stolen.status, 403, "another user's append is refused (UserMismatchError)");
+    await stolen.body?.cancel();
+  } finally {
+    child.kill();
+    await child.output();
+  }
+}
+
+Deno.test({
+  name: "examples/edge_function.ts keeps a chat in Upstash (through the REST bridge)",
+  ignore: !haveRedis && Deno.env.get("CI") !== "true",
+  async fn() {
+    const server = await startRedisServer();
+    const bridge = await startUpstashBridge({ redisPort: server.port });
+    try {
+      await exercise({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token });
+    } finally {
+      await bridge.stop();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test("examples/edge_function.ts keeps a chat in remote libSQL over HTTP", async () => {
+  const dir = await tempDir("edge-libsql");
+  await Deno.writeFile(`${dir.path}/db.db`, new Uint8Array());
+  const server = await startHranaServer({ path: `${dir.path}/db.db`, token: "t" });
+  try {
+    await exercise({ LIBSQL_URL: server.url, LIBSQL_AUTH_TOKEN: "t" });
+  } finally {
+    await server.stop();
+    await dir.remove();
+  }
+});
