@@ -4,17 +4,9 @@ import { IDBFactory } from "fake-indexeddb";
 import { IndexedDbStorage } from "../backends/indexeddb.ts";
 import { CorruptRecordError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
+import { indexedDbBackend } from "./support/backends.ts";
 
-// A fresh factory per place: places are isolated, modes in one place share a database.
-const factories = new Map<string, InstanceType<typeof IDBFactory>>();
-runConformance({
-  name: "indexeddb (fake-indexeddb)",
-  create(options, place) {
-    let factory = factories.get(place);
-    if (!factory) factories.set(place, factory = new IDBFactory());
-    return Promise.resolve(new IndexedDbStorage({ ...options, indexedDB: factory, dbName: "conformance" }));
-  },
-});
+runConformance(indexedDbBackend());
 
 Deno.test("IndexedDbStorage: an aborted transaction writes nothing; a broken record is a CorruptRecordError", async () => {
   const factory = new IDBFactory();

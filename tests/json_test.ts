@@ -2,14 +2,10 @@ import assert from "node:assert/strict";
 import { encodeFileName, JsonStorage } from "../backends/json.ts";
 import { CorruptRecordError } from "../session/errors.ts";
 import { HOSTILE_IDS, runConformance } from "./conformance.ts";
+import { jsonBackend } from "./support/backends.ts";
 import { tempDir } from "./support/temp.ts";
 
-const dir = await tempDir("json");
-runConformance({
-  name: "json",
-  create: (options, place) => Promise.resolve(new JsonStorage({ ...options, dir: `${dir.path}/${place}` })),
-  teardown: () => dir.remove(),
-});
+runConformance(jsonBackend());
 
 const worker = new URL("./support/json_worker.ts", import.meta.url).pathname;
 function spawnWorker(...args: string[]): Deno.ChildProcess {

@@ -3,37 +3,13 @@ import { createClient } from "@libsql/client/web";
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { StorageError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
+import { libsqlRemoteBackend } from "./support/backends.ts";
 import { type HranaServer, startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
 
-// One server per place (a place is a database); modes sharing a place share it.
-const dir = await tempDir("libsql-remote");
-const servers = new Map<string, Promise<HranaServer>>();
-const token = "test-token";
-function serverFor(place: string): Promise<HranaServer> {
-  let server = servers.get(place);
-  if (!server) {
-    server = (async () => {
-      // The file must exist with the schema-less database before streams open it.
-      await Deno.writeFile(`${dir.path}/${place}.db`, new Uint8Array());
-      return await startHranaServer({ path: `${dir.path}/${place}.db`, token });
-    })();
-    servers.set(place, server);
-  }
-  return server;
-}
+runConformance(libsqlRemoteBackend());
 
-runConformance({
-  name: "libsql remote (Hrana over HTTP)",
-  async create(options, place) {
-    const server = await serverFor(place);
-    return new LibsqlStorage({ ...options, url: server.url, authToken: token });
-  },
-  async teardown() {
-    for (const server of servers.values()) await (await server).stop();
-    await dir.remove();
-  },
-});
+const token = "test-token";
 
 async function withServer(fn: (server: HranaServer, path: string) => Promise<void>): Promise<void> {
   const d = await tempDir("hrana");

@@ -1,31 +1,13 @@
-import { type Client, createClient } from "@libsql/client";
+import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
+import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
 import { tempDir } from "./support/temp.ts";
 
-// `:memory:` databases live on one connection: storages sharing a place share a client.
-const memoryClients = new Map<string, Client>();
-runConformance({
-  name: "libsql :memory:",
-  create(options, place) {
-    let client = memoryClients.get(place);
-    if (!client) memoryClients.set(place, client = createClient({ url: ":memory:" }));
-    return Promise.resolve(new LibsqlStorage({ ...options, client }));
-  },
-  teardown() {
-    for (const client of memoryClients.values()) client.close();
-    return Promise.resolve();
-  },
-});
-
-const dir = await tempDir("libsql-file");
-runConformance({
-  name: "libsql file",
-  create: (options, place) => Promise.resolve(new LibsqlStorage({ ...options, url: `file:${dir.path}/${place}.db` })),
-  teardown: () => dir.remove(),
-});
+runConformance(libsqlMemoryBackend());
+runConformance(libsqlFileBackend());
 
 Deno.test("LibsqlStorage create() migrates a version-1 table (no run log) with its data intact", async () => {
   const dir = await tempDir("libsql-migrate");

@@ -3,29 +3,12 @@ import { Redis } from "@upstash/redis";
 import { UpstashRedisStorage } from "../backends/upstash.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
-import { type RedisServer, redisServerAvailable, RespConnection, startRedisServer } from "./support/resp.ts";
+import { skipRedis, upstashBackend } from "./support/backends.ts";
+import { RespConnection, startRedisServer } from "./support/resp.ts";
 import { startUpstashBridge, type UpstashBridge } from "./support/upstash_bridge.ts";
 
-const available = await redisServerAvailable();
-const ignore = !available && Deno.env.get("CI") !== "true";
-if (ignore) console.warn("skipping Upstash tests: redis-server is missing (apt-get install -y redis-server)");
-
-let server: RedisServer;
-let bridge: UpstashBridge;
-const options = () => ({ url: bridge.url, token: bridge.token, retries: 0 });
-
-runConformance({
-  name: "upstash",
-  async setup() {
-    server = await startRedisServer();
-    bridge = await startUpstashBridge({ redisPort: server.port });
-  },
-  async teardown() {
-    await bridge.stop();
-    await server.stop();
-  },
-  create: (o, place) => Promise.resolve(new UpstashRedisStorage({ ...o, ...options(), prefix: place })),
-}, { ignore });
+const ignore = await skipRedis();
+runConformance(upstashBackend(), { ignore });
 
 async function withRedis(fn: (redis: RespConnection, bridge: UpstashBridge) => Promise<void>): Promise<void> {
   const server = await startRedisServer();

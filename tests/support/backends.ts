@@ -1,0 +1,135 @@
+/**
+ * One test initializer per backend configuration, shared by the conformance
+ * tests and the property tests. Each starts the servers it needs in `setup`
+ * and stops them in `teardown`.
+ */
+import "fake-indexeddb/auto";
+import { type Client, createClient } from "@libsql/client";
+import { IDBFactory } from "fake-indexeddb";
+import { IndexedDbStorage } from "../../backends/indexeddb.ts";
+import { JsonStorage } from "../../backends/json.ts";
+import { LibsqlStorage } from "../../backends/libsql.ts";
+import { MemoryStorage } from "../../backends/memory.ts";
+import { UpstashRedisStorage } from "../../backends/upstash.ts";
+import type { StoreTestInitializer } from "../conformance.ts";
+import { type HranaServer, startHranaServer } from "./hrana_server.ts";
+import { type RedisServer, redisServerAvailable, startRedisServer } from "./resp.ts";
+import { type TempDir, tempDir } from "./temp.ts";
+import { startUpstashBridge, type UpstashBridge } from "./upstash_bridge.ts";
+
+/** Memory storages cannot share a place: each instance is its own store. */
+export function memoryBackend(): StoreTestInitializer {
+  return { name: "memory", create: (options) => Promise.resolve(new MemoryStorage(options)) };
+}
+
+/** libSQL `:memory:`: one database lives on one connection, so storages of a place share a client. */
+export function libsqlMemoryBackend(): StoreTestInitializer {
+  const clients = new Map<string, Client>();
+  return {
+    name: "libsql :memory:",
+    create(options, place) {
+      let client = clients.get(place);
+      if (!client) clients.set(place, client = createClient({ url: ":memory:" }));
+      return Promise.resolve(new LibsqlStorage({ ...options, client }));
+    },
+    teardown() {
+      for (const client of clients.values()) client.close();
+      clients.clear();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** libSQL on a file per place. */
+export function libsqlFileBackend(): StoreTestInitializer {
+  let dir: TempDir;
+  return {
+    name: "libsql file",
+    async setup() {
+      dir = await tempDir("libsql-file");
+    },
+    create: (options, place) => Promise.resolve(new LibsqlStorage({ ...options, url: `file:${dir.path}/${place}.db` })),
+    teardown: () => dir.remove(),
+  };
+}
+
+/** libSQL over HTTP through the Hrana test server, one server (database) per place. */
+export function libsqlRemoteBackend(): StoreTestInitializer {
+  let dir: TempDir;
+  const servers = new Map<string, Promise<HranaServer>>();
+  const token = "test-token";
+  return {
+    name: "libsql remote (Hrana over HTTP)",
+    async setup() {
+      dir = await tempDir("libsql-remote");
+    },
+    async create(options, place) {
+      let server = servers.get(place);
+      if (!server) {
+        server = Deno.writeFile(`${dir.path}/${place}.db`, new Uint8Array())
+          .then(() => startHranaServer({ path: `${dir.path}/${place}.db`, token }));
+        servers.set(place, server);
+      }
+      return new LibsqlStorage({ ...options, url: (await server).url, authToken: token });
+    },
+    async teardown() {
+      for (const server of servers.values()) await (await server).stop();
+      servers.clear();
+      await dir.remove();
+    },
+  };
+}
+
+/** JSON files, a directory per place. */
+export function jsonBackend(): StoreTestInitializer {
+  let dir: TempDir;
+  return {
+    name: "json",
+    async setup() {
+      dir = await tempDir("json");
+    },
+    create: (options, place) => Promise.resolve(new JsonStorage({ ...options, dir: `${dir.path}/${place}` })),
+    teardown: () => dir.remove(),
+  };
+}
+
+/** Upstash through the REST bridge to a real redis-server, a key prefix per place. */
+export function upstashBackend(): StoreTestInitializer {
+  let server: RedisServer;
+  let bridge: UpstashBridge;
+  return {
+    name: "upstash",
+    async setup() {
+      server = await startRedisServer();
+      bridge = await startUpstashBridge({ redisPort: server.port });
+    },
+    create: (options, place) =>
+      Promise.resolve(
+        new UpstashRedisStorage({ ...options, url: bridge.url, token: bridge.token, retries: 0, prefix: place }),
+      ),
+    async teardown() {
+      await bridge.stop();
+      await server.stop();
+    },
+  };
+}
+
+/** IndexedDB from fake-indexeddb, a fresh factory per place. */
+export function indexedDbBackend(): StoreTestInitializer {
+  const factories = new Map<string, InstanceType<typeof IDBFactory>>();
+  return {
+    name: "indexeddb (fake-indexeddb)",
+    create(options, place) {
+      let factory = factories.get(place);
+      if (!factory) factories.set(place, factory = new IDBFactory());
+      return Promise.resolve(new IndexedDbStorage({ ...options, indexedDB: factory, dbName: "conformance" }));
+    },
+  };
+}
+
+/** Whether tests needing redis-server should be skipped (missing here, and not in CI where that is a failure). */
+export async function skipRedis(): Promise<boolean> {
+  const skip = !await redisServerAvailable() && Deno.env.get("CI") !== "true";
+  if (skip) console.warn("skipping Upstash tests: redis-server is missing (apt-get install -y redis-server)");
+  return skip;
+}
