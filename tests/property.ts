@@ -1,0 +1,262 @@
+/**
+ * Model-based property tests: random sequences of operations run on a
+ * backend and on `MemoryStorage` (the model) side by side, with the same
+ * clock; every result (value or error class) must be the same.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MemoryStorage } from "../backends/memory.ts";
+import { ConflictError } from "../session/errors.ts";
+import type { AnyStorage, StoreTestInitializer } from "./conformance.ts";
+
+const IDS = ["a", "b", "A", "a/b", "..", "*", "%", "é", "😀", "\uE000", "x y"];
+const USERS = [null, "u1", "u2"];
+const ENTITIES = [null, "e1", "e2"];
+const NAMES = [null, "n1", "n2"];
+
+const id = fc.constantFrom(...IDS);
+const user = fc.constantFrom(...USERS);
+const maybeUser = fc.option(fc.constantFrom("u1", "u2"), { nil: undefined });
+const json = fc.dictionary(fc.constantFrom("k", "list", "é"), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 })
+  .map((v) => JSON.parse(JSON.stringify(v)));
+const version = fc.constantFrom("none", "right", "wrong", "zero") as fc.Arbitrary<Expectation>;
+type Expectation = "none" | "right" | "wrong" | "zero";
+
+/** One operation of a sequence. */
+export type Op =
+  | {
+    op: "upsert";
+    id: string;
+    userId: string | null;
+    agentId: string | null;
+    name: string | null;
+    memory: unknown;
+    ev: Expectation;
+  }
+  | { op: "upsertMany"; items: { sessionId: string; userId: string | null }[] }
+  | { op: "read"; id: string; userId?: string }
+  | { op: "delete"; id: string; userId?: string }
+  | { op: "rename"; id: string; name: string | null; userId?: string }
+  | {
+    op: "list";
+    filter: Record<string, unknown>;
+    sortBy: "createdAt" | "updatedAt";
+    order: "asc" | "desc";
+    limit: number;
+  }
+  | { op: "recent"; limit: number; userId?: string }
+  | { op: "append"; id: string; userId?: string; count: number; ev: Expectation }
+  | { op: "runs"; id: string; userId?: string; order: "asc" | "desc"; limit: number }
+  | { op: "advance"; ms: number }
+  | { op: "purge" }
+  | { op: "drop" };
+
+const ops: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant("upsert" as const),
+      id,
+      userId: user,
+      agentId: fc.constantFrom(...ENTITIES),
+      name: fc.constantFrom(...NAMES),
+      memory: json,
+      ev: version,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("upsertMany" as const),
+      items: fc.array(fc.record({ sessionId: id, userId: user }), { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("read" as const), id, userId: maybeUser }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("delete" as const), id, userId: maybeUser }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("rename" as const),
+      id,
+      name: fc.constantFrom(...NAMES),
+      userId: maybeUser,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("list" as const),
+      filter: fc.record({
+        userId: fc.constantFrom("u1", "u2"),
+        entityId: fc.constantFrom("e1", "e2"),
+        sessionName: fc.constantFrom("n1", "n2"),
+        createdAfter: fc.integer({ min: 0, max: 60 }).map((n) => 1_000_000 + n),
+        updatedBefore: fc.integer({ min: 0, max: 60 }).map((n) => 1_000_000 + n),
+      }, { requiredKeys: [] }),
+      sortBy: fc.constantFrom("createdAt" as const, "updatedAt" as const),
+      order: fc.constantFrom("asc" as const, "desc" as const),
+      limit: fc.integer({ min: 1, max: 4 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("recent" as const),
+      limit: fc.integer({ min: 1, max: 3 }),
+      userId: maybeUser,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("append" as const),
+      id,
+      userId: maybeUser,
+      count: fc.integer({ min: 1, max: 3 }),
+      ev: version,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("runs" as const),
+      id,
+      userId: maybeUser,
+      order: fc.constantFrom("asc" as const, "desc" as const),
+      limit: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("advance" as const), ms: fc.constantFrom(0, 1, 5, 400, 1000) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("purge" as const) }) },
+  { weight: 1, arbitrary: fc.constant({ op: "drop" as const }) },
+);
+
+function failure(error: unknown): unknown {
+  if (error instanceof ConflictError) return { error: error.name, expected: error.expected, actual: error.actual };
+  return {
+    error: (error as Error)?.name ?? String(error),
+    message: error instanceof Error && error.name === "StorageError" ? error.message : undefined,
+  };
+}
+
+async function settle(work: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await work();
+  } catch (error) {
+    return failure(error);
+  }
+}
+
+async function pageAll(storage: AnyStorage, options: Record<string, unknown>, runsOf?: string): Promise<unknown[]> {
+  const out: unknown[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < 1000; i++) {
+    const page: { sessions?: unknown[]; runs?: unknown[]; nextCursor: string | null } = runsOf === undefined
+      ? await storage.listSessions({ ...options, cursor })
+      : await storage.getRuns(runsOf, { ...options, cursor });
+    out.push(...(page.sessions ?? page.runs ?? []));
+    cursor = page.nextCursor;
+    if (cursor === null) return out;
+  }
+  throw new Error("paging did not end");
+}
+
+async function apply(storage: AnyStorage, op: Op, expected: number | undefined): Promise<unknown> {
+  const ev = expected === undefined ? {} : { expectedVersion: expected };
+  const who = (userId: string | undefined) => userId === undefined ? {} : { userId };
+  switch (op.op) {
+    case "upsert":
+      return await settle(() =>
+        storage.upsert({
+          sessionId: op.id,
+          userId: op.userId,
+          agentId: op.agentId,
+          sessionName: op.name,
+          memory: op.memory,
+        }, ev)
+      );
+    case "upsertMany":
+      return await settle(() => storage.upsertMany(op.items));
+    case "read":
+      return await settle(() => storage.read(op.id, op.userId));
+    case "delete":
+      return await settle(() => storage.deleteSession(op.id, who(op.userId)));
+    case "rename":
+      return await settle(() => storage.renameSession(op.id, op.name, who(op.userId)));
+    case "list":
+      return await settle(() =>
+        pageAll(storage, { ...op.filter, sortBy: op.sortBy, order: op.order, limit: op.limit })
+      );
+    case "recent":
+      return await settle(() => storage.getRecentSessions({ limit: op.limit, ...who(op.userId) }));
+    case "append":
+      return await settle(() =>
+        storage.appendRuns(op.id, Array.from({ length: op.count }, (_, i) => ({ i })), { ...who(op.userId), ...ev })
+      );
+    case "runs":
+      return await settle(() => pageAll(storage, { order: op.order, limit: op.limit, ...who(op.userId) }, op.id));
+    case "purge":
+      return await settle(() => storage.purgeExpired());
+    case "drop":
+      return await settle(() => storage.drop());
+    case "advance":
+      return null;
+  }
+}
+
+/** Registers one `Deno.test` running `runs` random sequences on `init`'s backend against the model. */
+export function runPropertyTests(init: StoreTestInitializer, options: { runs: number; ignore?: boolean }): void {
+  Deno.test({
+    name: `${init.name}: behaves like the model (MemoryStorage) on ${options.runs} random operation sequences`,
+    ignore: options.ignore ?? false,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      await init.setup?.();
+      let sequences = 0;
+      let commands = 0;
+      try {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(ops, { minLength: 5, maxLength: 30, size: "max" }),
+            fc.boolean(),
+            async (sequence, withTtl) => {
+              sequences++;
+              let now = 1_000_000;
+              const clock = () => now;
+              const config = { mode: "agent" as const, clock, ...(withTtl ? { ttlMs: 1000 } : {}) };
+              const place = `prop${crypto.randomUUID().slice(0, 8)}`;
+              const real = await init.create(config, place);
+              const model = new MemoryStorage(config);
+              try {
+                for (const [step, op] of sequence.entries()) {
+                  commands++;
+                  if (op.op === "advance") {
+                    now += op.ms;
+                    continue;
+                  }
+                  let expected: number | undefined;
+                  if (op.op === "upsert" || op.op === "append") {
+                    const current = (await model.read(op.id))?.version ?? 0;
+                    expected = { none: undefined, right: current, wrong: current + 1, zero: 0 }[op.ev];
+                  }
+                  const [got, want] = [await apply(real, op, expected), await apply(model, op, expected)];
+                  assert.deepEqual(got, want, `step ${step} ${JSON.stringify(op)}`);
+                }
+              } finally {
+                await (init.destroy ? init.destroy(real) : real.close());
+              }
+            },
+          ),
+          { numRuns: options.runs },
+        );
+      } finally {
+        console.log(`${init.name}: ${sequences} sequences, ${commands} operations compared with the model`);
+        await init.teardown?.();
+      }
+    },
+  });
+}
+
+/** Sequences per backend: `PROPERTY_RUNS`, default 200 (`deno task test:deep` runs 2 000). */
+export const PROPERTY_RUNS: number = Number(Deno.env.get("PROPERTY_RUNS") ?? 200);
