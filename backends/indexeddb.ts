@@ -32,8 +32,9 @@ import {
   type RunQuery,
   type WriteContext,
 } from "../session/base.ts";
-import { ConflictError, SessionNotFoundError, StorageError } from "../session/errors.ts";
+import { ConflictError, CorruptRecordError, SessionNotFoundError, StorageError } from "../session/errors.ts";
 import { isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
+import { cloneJson } from "../session/_json.ts";
 import { MODE_FIELDS } from "../session/modes.ts";
 import { parseStoredSession, type SessionContent } from "../session/parse.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
@@ -267,15 +268,50 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
     return result;
   }
 
-  #toSession(record: Record<string, unknown> | undefined): SessionOf<M> | null {
-    if (record === undefined) return null;
-    const out: Record<string, unknown> = {};
-    for (const name of MODE_FIELDS[this.mode].all) out[name] = record[name];
-    return parseStoredSession(this.mode, out, `${this.dbName}/${this.#sessions}/${JSON.stringify(record.sessionId)}`);
+  /** Fields kept as real values (indexed or checked in transactions); the rest is one JSON string, `data`. */
+  #plainFields(): string[] {
+    return ["sessionId", "userId", "sessionName", MODE_FIELDS[this.mode].entity, "createdAt", "updatedAt", "version"];
   }
 
+  #toSession(record: Record<string, unknown> | undefined): SessionOf<M> | null {
+    if (record === undefined) return null;
+    const location = `${this.dbName}/${this.#sessions}/${JSON.stringify(record.sessionId)}`;
+    let data: Record<string, unknown> = {};
+    try {
+      if (record.data !== undefined) data = JSON.parse(String(record.data));
+    } catch (error) {
+      throw new CorruptRecordError(location, "data is not JSON", { cause: error, backend: this.backend });
+    }
+    const plain = this.#plainFields();
+    const out: Record<string, unknown> = {};
+    for (const name of MODE_FIELDS[this.mode].all) out[name] = plain.includes(name) ? record[name] : data[name];
+    return parseStoredSession(this.mode, out, location);
+  }
+
+  /**
+   * The stored record. Content goes in as a JSON string: structured cloning
+   * would recurse through deeply nested values (and overflow near 10 000
+   * levels), and a string clones faster.
+   */
   #toRecord(session: SessionOf<M>, runCount: number): Record<string, unknown> {
-    return { ...session, k: codePoints(session.sessionId), runCount };
+    const record: Record<string, unknown> = { k: codePoints(session.sessionId), runCount };
+    const data: Record<string, unknown> = {};
+    const plain = this.#plainFields();
+    for (const [name, value] of Object.entries(session)) (plain.includes(name) ? record : data)[name] = value;
+    record.data = JSON.stringify(data);
+    return record;
+  }
+
+  #toRun(value: Record<string, unknown>): RunRecord {
+    const { seq, createdAt, run } = value as { seq: number; createdAt: number; run: string };
+    try {
+      return { seq, createdAt, run: JSON.parse(run) };
+    } catch (error) {
+      throw new CorruptRecordError(`${this.dbName}/${this.#runs}/${seq}`, "run is not JSON", {
+        cause: error,
+        backend: this.backend,
+      });
+    }
   }
 
   /** Opens the database and adds this mode's stores when missing. */
@@ -312,7 +348,7 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
         await promisifyRequest(sessions.put(this.#toRecord(next, previous ? Number(stored!.runCount ?? 0) : 0)));
         out.push(next);
       }
-      return structuredClone(out);
+      return cloneJson(out);
     });
   }
 
@@ -402,7 +438,9 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
       checkWrite(sessionId, session, context.userId, context.expectedVersion);
       const start = Number(record.runCount ?? 0);
       for (const [i, run] of runs.entries()) {
-        await promisifyRequest(runStore.put({ sessionId, seq: start + i + 1, createdAt: context.now, run }));
+        await promisifyRequest(
+          runStore.put({ sessionId, seq: start + i + 1, createdAt: context.now, run: JSON.stringify(run) }),
+        );
       }
       const version = session.version + 1;
       await promisifyRequest(
@@ -430,8 +468,7 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
         request.onsuccess = () => {
           const cursor = request.result;
           if (!cursor || out.length > query.limit) return resolve(out);
-          const { seq, createdAt, run } = cursor.value as unknown as RunRecord;
-          out.push({ seq, createdAt, run });
+          out.push(this.#toRun(cursor.value));
           cursor.continue();
         };
       });
@@ -453,7 +490,9 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
         }
         if (existing && onConflict === "skip") continue;
         await this.#clearRuns(runs, session.sessionId);
-        for (const r of log) await promisifyRequest(runs.put({ sessionId: session.sessionId, ...r }));
+        for (const r of log) {
+          await promisifyRequest(runs.put({ sessionId: session.sessionId, ...r, run: JSON.stringify(r.run) }));
+        }
         await promisifyRequest(sessions.put(this.#toRecord(session, log.length)));
         imported++;
       }

@@ -224,7 +224,13 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
     const ordered: Record<string, unknown> = {};
     for (const key of MODE_FIELDS[this.mode].all) ordered[key] = (session as unknown as Record<string, unknown>)[key];
     ordered.runCount = runCount;
-    return JSON.stringify(ordered, null, 2) + "\n";
+    try {
+      return JSON.stringify(ordered, null, 2) + "\n";
+    } catch (error) {
+      // Indenting recurses and overflows near 10 000 levels of nesting; such a file is written compact.
+      if (error instanceof RangeError) return JSON.stringify(ordered) + "\n";
+      throw error;
+    }
   }
 
   /** Creates the directories, rolls interrupted batches forward and removes stale temporary files. */

@@ -14,6 +14,7 @@ import {
 import { ConflictError, SessionNotFoundError } from "../session/errors.ts";
 import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import type { SessionContent } from "../session/parse.ts";
+import { cloneJson } from "../session/_json.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
 import type {
   AppendRunsResult,
@@ -71,7 +72,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
   /** A copy of the stored session. */
   protected doRead(sessionId: string): Promise<SessionOf<M> | null> {
     const session = this.#sessions.get(sessionId);
-    return Promise.resolve(session ? structuredClone(session) : null);
+    return Promise.resolve(session ? cloneJson(session) : null);
   }
 
   /** Applies the batch to a scratch map, then commits it whole. */
@@ -79,9 +80,9 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
     const staged = new Map<string, SessionOf<M>>();
     const stored = batch.map((content) => {
       const previous = staged.get(content.sessionId) ?? this.#live(content.sessionId, context.liveAfter);
-      const next = applyUpsert(previous, structuredClone(content), context.expectedVersion, context.now);
+      const next = applyUpsert(previous, cloneJson(content), context.expectedVersion, context.now);
       staged.set(content.sessionId, next);
-      return structuredClone(next);
+      return cloneJson(next);
     });
     for (const [id, session] of staged) {
       // A session created afresh (absent or expired before) starts with an empty run log.
@@ -97,14 +98,9 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return context.userId !== undefined && session.userId !== context.userId ? null : session;
   }
 
-  /** Deletes a live session; an expired one is removed too but reported as absent. */
+  /** Deletes a live session (an expired one is left for `purgeExpired`, as on every backend). */
   protected doDelete(sessionId: string, context: ChangeContext): Promise<boolean> {
-    const session = this.#owned(sessionId, context);
-    if (session === null) {
-      const stale = this.#sessions.get(sessionId);
-      if (stale && isExpired(stale, context.liveAfter)) this.#sessions.delete(sessionId);
-      return Promise.resolve(false);
-    }
+    if (this.#owned(sessionId, context) === null) return Promise.resolve(false);
     this.#sessions.delete(sessionId);
     this.#runs.delete(sessionId);
     return Promise.resolve(true);
@@ -120,7 +116,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
     if (session === null) return Promise.resolve(null);
     const next = { ...session, sessionName, updatedAt: context.now, version: session.version + 1 };
     this.#sessions.set(sessionId, next);
-    return Promise.resolve(structuredClone(next));
+    return Promise.resolve(cloneJson(next));
   }
 
   /** Filters and sorts every session: fine for a model, not for large stores. */
@@ -129,7 +125,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
       .filter((s) => matchesQuery(s, query, this.mode))
       .sort((a, b) => compareSessions(a, b, query.sortBy, query.order))
       .slice(0, query.limit + 1);
-    return Promise.resolve(structuredClone(rows));
+    return Promise.resolve(cloneJson(rows));
   }
 
   /** Appends to the session's array of runs and bumps its version. */
@@ -158,7 +154,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
     const rows = query.order === "asc"
       ? log.filter((r) => after === null || r.seq > after)
       : log.filter((r) => after === null || r.seq < after).reverse();
-    return Promise.resolve(structuredClone(rows.slice(0, query.limit + 1)));
+    return Promise.resolve(cloneJson(rows.slice(0, query.limit + 1)));
   }
 
   /** Checks every entry first, then writes them all. */
@@ -175,8 +171,8 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
     let imported = 0;
     for (const [i, { session, runs }] of entries.entries()) {
       if (existing[i] !== null && onConflict === "skip") continue;
-      this.#sessions.set(session.sessionId, structuredClone(session));
-      this.#runs.set(session.sessionId, structuredClone(runs));
+      this.#sessions.set(session.sessionId, cloneJson(session));
+      this.#runs.set(session.sessionId, cloneJson(runs));
       imported++;
     }
     return Promise.resolve({ imported, skipped: entries.length - imported });

@@ -28,6 +28,7 @@ import {
   ValidationError,
 } from "../session/errors.ts";
 import { compareIds, type ListQuery } from "../session/list.ts";
+import { cloneJson } from "../session/_json.ts";
 import { MODE_FIELDS } from "../session/modes.ts";
 import { parseStoredSession, type SessionContent } from "../session/parse.ts";
 import type {
@@ -229,9 +230,9 @@ export class UpstashRedisStorage<M extends SessionMode = "agent"> extends BaseSe
     const record: Record<string, unknown> = {};
     for (const name of f.all) {
       if (name === "sessionId") record[name] = sessionId;
-      else if (name === "userId") record[name] = hash.u == null ? null : String(hash.u);
-      else if (name === "sessionName") record[name] = hash.n == null ? null : String(hash.n);
-      else if (name === f.entity) record[name] = hash.e == null ? null : String(hash.e);
+      else if (name === "userId") record[name] = hash.u == null ? null : String(hash.u).slice(1);
+      else if (name === "sessionName") record[name] = hash.n == null ? null : String(hash.n).slice(1);
+      else if (name === f.entity) record[name] = hash.e == null ? null : String(hash.e).slice(1);
       else if (name === "createdAt") record[name] = Number(hash.c);
       else if (name === "updatedAt") record[name] = Number(hash.m);
       else if (name === "version") record[name] = Number(hash.v);
@@ -292,7 +293,7 @@ export class UpstashRedisStorage<M extends SessionMode = "agent"> extends BaseSe
     }
     return batch.map((content, i) =>
       ({
-        ...structuredClone(content),
+        ...cloneJson(content),
         createdAt: Number(reply[1 + i * 3]),
         updatedAt: Number(reply[2 + i * 3]),
         version: Number(reply[3 + i * 3]),
@@ -360,7 +361,7 @@ export class UpstashRedisStorage<M extends SessionMode = "agent"> extends BaseSe
     ]) as unknown[];
     const sessions: SessionOf<M>[] = [];
     for (let i = 0; i + 1 < reply.length; i += 2) {
-      const session = this.#toSession(String(reply[i]), reply[i + 1]);
+      const session = this.#toSession(String(reply[i]).slice(1), reply[i + 1]);
       if (session) sessions.push(session);
     }
     return sessions;

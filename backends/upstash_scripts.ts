@@ -5,7 +5,9 @@
  * Keys under `P = "<prefix>:<mode>:"`, ids percent-encoded (`%xx` for every
  * byte outside `A-Za-z0-9-._~`), so an id never holds `:` or a glob character:
  *
- * - `P s:<id>`: hash `u` user, `n` name, `e` entity (absent when null),
+ * - `P s:<id>`: hash `u` user, `n` name, `e` entity (absent when null; stored
+ *   and returned behind a `=`, because the REST client's base64 decoding drops
+ *   a leading U+FEFF),
  *   `c` createdAt, `m` updatedAt, `v` version, `rc` run count, `d` the other
  *   fields as JSON.
  * - `P r:<id>`: list of run records (JSON).
@@ -32,7 +34,7 @@ local function rkey(id) return P .. "r:" .. enc(id) end
 local function load(id)
   local r = redis.call("HMGET", skey(id), "u", "n", "e", "c", "m", "v", "rc")
   if not r[6] then return nil end
-  return { u = r[1] or nil, n = r[2] or nil, e = r[3] or nil, c = tonumber(r[4]), m = tonumber(r[5]),
+  return { u = opt(r[1] or nil), n = opt(r[2] or nil), e = opt(r[3] or nil), c = tonumber(r[4]), m = tonumber(r[5]),
            v = tonumber(r[6]), rc = tonumber(r[7] or "0") }
 end
 local function indexes(id, meta)
@@ -61,7 +63,7 @@ local function store(id, meta, d, ttl)
   redis.call("HSET", key, "c", pad(meta.c), "m", pad(meta.m), "v", meta.v, "rc", meta.rc)
   if d then redis.call("HSET", key, "d", d) end
   for _, f in ipairs({ "u", "n", "e" }) do
-    if meta[f] then redis.call("HSET", key, f, meta[f]) else redis.call("HDEL", key, f) end
+    if meta[f] then redis.call("HSET", key, f, "=" .. meta[f]) else redis.call("HDEL", key, f) end
   end
   index(id, meta)
   if ttl then
@@ -208,7 +210,7 @@ while #ids < want do
 end
 local out = {}
 for _, id in ipairs(ids) do
-  table.insert(out, id)
+  table.insert(out, "=" .. id)
   table.insert(out, redis.call("HGETALL", skey(id)))
 end
 return out

@@ -22,6 +22,14 @@ function describe(value: unknown): string {
   return name ? `an instance of ${name}` : "a non-plain object";
 }
 
+/**
+ * Deepest nesting accepted in a JSON value. Deeper values are refused: engines
+ * and drivers recurse over them (structured cloning, pretty-printing, some
+ * JSON codecs) and overflow their stacks near 10 000 levels, so a limit well
+ * below that keeps every backend able to store what it accepts.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
 /** Whether a string is well-formed Unicode (no lone surrogates). */
 export function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
@@ -35,12 +43,14 @@ export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue
   const before = issues.length;
   // Stack of [value, path, depth-of-parent-marker]; `null` entries pop an ancestor.
   const stack: Array<[unknown, PathNode] | null> = [[root, null]];
+  let depth = 0;
   const ancestors = new Set<object>();
   const ancestorOrder: object[] = [];
   while (stack.length > 0 && issues.length - before < maxIssues) {
     const item = stack.pop();
     if (item === null) {
       ancestors.delete(ancestorOrder.pop()!);
+      depth--;
       continue;
     }
     const [value, node] = item!;
@@ -70,6 +80,11 @@ export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue
         continue;
       }
     }
+    if (depth >= MAX_JSON_DEPTH) {
+      issues.push({ path: path(), message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
+      continue;
+    }
+    depth++;
     ancestors.add(value);
     ancestorOrder.push(value);
     stack.push(null);
@@ -89,4 +104,12 @@ export function checkJson(root: unknown, basePath: Path, issues: ValidationIssue
     }
   }
   return issues.length === before;
+}
+
+/**
+ * A deep copy of a plain JSON value. Unlike `structuredClone`, which recurses
+ * and overflows the stack near 10 000 levels, JSON's own codec copes.
+ */
+export function cloneJson<T>(value: T): T {
+  return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }

@@ -7,7 +7,7 @@
  */
 import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
 import { StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
-import { checkJson } from "./_json.ts";
+import { checkJson, cloneJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode, MODE_FIELDS } from "./modes.ts";
 import { FieldCipher } from "./encryption.ts";
@@ -465,7 +465,7 @@ function checkRuns(runs: unknown): JsonObject[] {
     } else checkJson(run, ["runs", i], issues);
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  return structuredClone(runs) as JsonObject[];
+  return cloneJson(runs) as JsonObject[];
 }
 
 function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number): SessionExport<SessionOf<M>> {
@@ -498,7 +498,7 @@ function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number):
     if (issues.length > 10) break;
   }
   if (issues.length > 0) prefix(new ValidationError(issues));
-  return structuredClone({ session, runs: runs as RunRecord[] });
+  return cloneJson({ session, runs: runs as RunRecord[] });
 }
 
 function pickFilter(filter: SessionFilter | undefined): SessionFilter {

@@ -557,6 +557,17 @@ test("ttl", "expired sessions read as absent, are not listed, and are purged", a
   assert.deepEqual(await s.getAllSessionIds(), []);
 });
 
+// Found by the property tests: the model used to drop an expired session on delete, so purge counts differed.
+test("ttl", "deleting an expired session reports false; purgeExpired still removes it", async ({ make }) => {
+  const clock = new TestClock();
+  const s = await make({ mode: "agent", clock: clock.fn, ttlMs: 1000 });
+  await s.upsert({ sessionId: "x" });
+  clock.advance(1000);
+  assert.equal(await s.deleteSession("x"), false);
+  assert.equal(await s.purgeExpired(), 1);
+  assert.equal(await s.purgeExpired(), 0);
+});
+
 test("ttl", "a write keeps a session alive; no TTL means purgeExpired is 0", async ({ make }) => {
   const clock = new TestClock();
   const s = await make({ mode: "agent", clock: clock.fn, ttlMs: 1000 });
@@ -614,15 +625,71 @@ test(
   },
 );
 
-test("validation", "deeply nested and large JSON round-trips", async ({ make }) => {
+test(
+  "validation",
+  "1 000 levels of nesting and a 5 MB payload round-trip; 10 000 levels are refused",
+  async ({ make }) => {
+    const s = await make({ mode: "agent" });
+    const nest = (levels: number) => {
+      let value: Record<string, unknown> = { leaf: true };
+      for (let i = 1; i < levels; i++) value = { d: value };
+      return value;
+    };
+    const deep = nest(999); // memory itself is the 1000th level
+    const big = { text: "é😀x".repeat(1_250_000) }; // 5 MB of UTF-8
+    await s.upsert({ sessionId: "deep", memory: deep, sessionData: big });
+    const read = await s.read("deep");
+    assert.equal(JSON.stringify(read?.memory), JSON.stringify(deep));
+    assert.equal((read?.sessionData as { text: string }).text, big.text);
+    const error = await rejects(s.upsert({ sessionId: "deeper", memory: nest(10_000) }), ValidationError);
+    assert.ok(error.message.includes("nested deeper than 1000 levels"), error.message);
+    await rejects(s.appendRuns("deep", [nest(10_000) as never]), ValidationError);
+    assert.equal(await s.read("deeper"), null);
+  },
+);
+
+test("validation", "hostile strings: lone surrogates are refused, the rest is stored exactly", async ({ make }) => {
   const s = await make({ mode: "agent" });
-  let deep: Record<string, unknown> = { leaf: true };
-  for (let i = 0; i < 1000; i++) deep = { d: deep };
-  const big = { text: "x".repeat(1_000_000) };
-  await s.upsert({ sessionId: "deep", memory: deep, sessionData: big });
-  const read = await s.read("deep");
-  assert.deepEqual(read?.memory, deep);
-  assert.equal((read?.sessionData as { text: string }).text.length, 1_000_000);
+  for (const bad of ["\ud800", "a\udfffb", "\udc00\ud800"]) {
+    await rejects(s.upsert({ sessionId: bad }), ValidationError);
+    await rejects(s.upsert({ sessionId: "ok", userId: bad }), ValidationError);
+    await rejects(s.read(bad), ValidationError);
+  }
+  const nasty = [
+    "%s%n%x",
+    "[^]*$",
+    "%%[%a]+",
+    "\\x00",
+    "\u0001\u001f\u007f",
+    "\r\n",
+    "' OR 1=1 --",
+    "\u202e",
+    "\ufeff",
+  ];
+  for (const text of nasty) {
+    const saved = await s.upsert({ sessionId: text, sessionName: text, agentId: text, memory: { [text]: text } });
+    assert.deepEqual(await s.read(text), saved);
+  }
+  assert.equal(await s.read("nope"), null);
+  assert.deepEqual((await s.getAllSessionIds()).sort(compareIds), [...nasty].sort(compareIds));
+});
+
+test("validation", "error messages name paths, never session content", async ({ make }) => {
+  const s = await make({ mode: "agent" });
+  const secret = "SECRET-diagnosis-4711";
+  const error = await rejects(s.upsert({ sessionId: "p", memory: { note: secret, bad: NaN } }), ValidationError);
+  assert.ok(error.message.includes("memory.bad"), error.message);
+  assert.ok(!error.message.includes(secret), error.message);
+  await s.upsert({ sessionId: "p", userId: "owner", memory: { note: secret } });
+  for (
+    const attempt of [
+      s.upsert({ sessionId: "p", userId: "x", memory: {} }),
+      s.upsert({ sessionId: "p", userId: "owner" }, { expectedVersion: 9 }),
+    ]
+  ) {
+    const refused = await rejects(attempt, StorageError);
+    assert.ok(!refused.message.includes(secret), refused.message);
+  }
 });
 
 // ---------------------------------------------------------------- runs
