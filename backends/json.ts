@@ -45,6 +45,7 @@ import {
   BaseSessionStorage,
   type ChangeContext,
   type RunQuery,
+  type SessionKey,
   type WriteContext,
 } from "../session/base.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
@@ -380,7 +381,11 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
         if (isNotFound(error)) continue;
         throw error;
       }
-      this.#index.set(entry.name, { ino: info.ino, mtime, size: info.size, session: this.#parse(text, path).session });
+      // Only what listing filters and sorts on is kept: the index stays small whatever the sessions hold.
+      const { session } = this.#parse(text, path);
+      const meta = { ...session } as Record<string, unknown>;
+      for (const name of MODE_FIELDS[this.mode].objects) meta[name] = null;
+      this.#index.set(entry.name, { ino: info.ino, mtime, size: info.size, session: meta as unknown as Session });
     }
     for (const name of this.#index.keys()) if (!seen.has(name)) this.#index.delete(name);
     this.#indexedAt = stamp;
@@ -405,6 +410,16 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       if (!changed || attempt === 2) return page;
       this.#indexedAt = null;
     }
+  }
+
+  /** Ids and times straight from the index, without reading session files. */
+  protected override async doListKeys(query: ListQuery): Promise<SessionKey[]> {
+    await this.#refreshIndex();
+    return [...this.#index.values()]
+      .map((e) => e.session)
+      .filter((s) => matchesQuery(s, query, this.mode))
+      .sort((a, b) => compareSessions(a, b, query.sortBy, query.order))
+      .slice(0, query.limit + 1);
   }
 
   async #readRuns(name: string, runCount: number): Promise<RunRecord[]> {

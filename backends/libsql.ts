@@ -27,6 +27,7 @@ import {
   BaseSessionStorage,
   type ChangeContext,
   type RunQuery,
+  type SessionKey,
   type WriteContext,
 } from "../session/base.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
@@ -388,7 +389,7 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     return result.rows[0] ? this.#toSession(result.rows[0]) : null;
   }
 
-  #listStatement(query: ListQuery): { sql: string; args: (string | number)[] } {
+  #listStatement(query: ListQuery, columns = this.#sql.columns): { sql: string; args: (string | number)[] } {
     // Columns are qualified: the select list aliases them, and in ORDER BY an
     // alias would win over the indexed column and force a sort of every row.
     const t = `"${this.table}"`;
@@ -416,7 +417,7 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
       where.push(`(${sort}, ${t}.session_id) ${query.order === "asc" ? ">" : "<"} (?, ?)`);
       args.push(query.after.value, query.after.sessionId);
     }
-    const sql = `SELECT ${this.#sql.columns} FROM ${t}` +
+    const sql = `SELECT ${columns} FROM ${t}` +
       (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
       ` ORDER BY ${sort} ${direction}, ${t}.session_id ${direction} LIMIT ${query.limit + 1}`;
     return { sql, args };
@@ -427,6 +428,22 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
     const client = await this.#connect();
     const result = await client.execute(this.#listStatement(query));
     return result.rows.map((row) => this.#toSession(row));
+  }
+
+  /** Ids and times only: the index covers them, no row is read. */
+  protected override async doListKeys(query: ListQuery): Promise<SessionKey[]> {
+    const client = await this.#connect();
+    const t = `"${this.table}"`;
+    const result = await client.execute(
+      this.#listStatement(query, `${this.#sql.idColumn}, ${t}.created_at, ${t}.updated_at`),
+    );
+    return result.rows.map((row) => ({
+      sessionId: row["session_id"] instanceof ArrayBuffer
+        ? new TextDecoder().decode(row["session_id"])
+        : String(row["session_id"]),
+      createdAt: Number(row["created_at"]),
+      updatedAt: Number(row["updated_at"]),
+    }));
   }
 
   /**
@@ -650,6 +667,7 @@ function buildSql(table: string, columns: string[], jsonColumns: string[]) {
   const live = "(:live IS NULL OR updated_at > :live)";
   return {
     columns: all,
+    idColumn: selectList(["session_id"], []),
     read: `SELECT ${all} FROM ${t} WHERE ${t}.session_id = ?`,
     upsert: `${insert}${restart} WHERE ${expired} OR ${t}.user_id IS NULL OR ${t}.user_id IS excluded.user_id ` +
       `RETURNING ${stamps}`,

@@ -4,18 +4,58 @@
  */
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { libsqlSection } from "./libsql_bench.ts";
+import { JsonStorage } from "../backends/json.ts";
+import { jsonSection } from "./json_bench.ts";
 import { runsSection } from "./runs_bench.ts";
+import { scalingSection } from "./scaling_bench.ts";
+import { upstashSection } from "./upstash_bench.ts";
 
 const smoke = Deno.args.includes("--smoke");
+
+/** The browser bundle of ./indexeddb (IndexedDbStorage and its dependencies), minified and gzipped. */
+async function bundleSection({ dir }: { dir: string }): Promise<string> {
+  const entry = `${dir}/entry.ts`;
+  await Deno.writeTextFile(
+    entry,
+    `export { IndexedDbStorage } from "${new URL("../backends/indexeddb.ts", import.meta.url).pathname}";\n`,
+  );
+  const out = `${dir}/indexeddb.js`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "bundle",
+      "--platform",
+      "browser",
+      "--minify",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      "-o",
+      out,
+      entry,
+    ],
+  }).output();
+  if (code !== 0) throw new Error(new TextDecoder().decode(stderr));
+  const bytes = await Deno.readFile(out);
+  const gzipped = new Uint8Array(
+    await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
+  );
+  return `## Browser bundle of \`./indexeddb\`\n\n\`deno bundle --platform browser --minify\` of IndexedDbStorage: ` +
+    `${bytes.length.toLocaleString("en-US")} bytes minified, ${gzipped.length.toLocaleString("en-US")} bytes gzipped ` +
+    `(zod is most of it). No \`node:\` import, no libSQL or Redis code (checked by tests/browser_test.ts).\n`;
+}
 const dir = await Deno.makeTempDir({ prefix: "agentstate-bench-" });
 const sections: string[] = [];
 try {
   const sectionList = [
     ["libsql", libsqlSection],
+    ["json", jsonSection],
+    ["upstash", upstashSection],
+    ["scaling", scalingSection],
     ["runs", (o: { smoke: boolean; dir: string }) =>
       runsSection(o, [
         ["libsql file", (d, name) => new LibsqlStorage({ url: `file:${d}/${name}.db` })],
+        ["json", (d, name) => new JsonStorage({ dir: `${d}/${name}` })],
       ])],
+    ["bundle", bundleSection],
   ] as const;
   for (const [name, section] of sectionList) {
     const started = performance.now();

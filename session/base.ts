@@ -54,6 +54,16 @@ export interface WriteContext {
   liveAfter: number | null;
 }
 
+/** A session's id and times: what paging needs. */
+export interface SessionKey {
+  /** The session's id. */
+  sessionId: string;
+  /** Its `createdAt`. */
+  createdAt: number;
+  /** Its `updatedAt`. */
+  updatedAt: number;
+}
+
 /** What a backend's `doAppendRuns` receives. */
 export interface AppendContext {
   /** The appender's user; `null` when not given (then only an unowned session accepts the append). */
@@ -339,9 +349,30 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     return all;
   }
 
-  /** Ids of every matching session, newest `createdAt` first. */
+  /**
+   * The first `query.limit + 1` matching sessions' ids and times, in order.
+   * Defaults to `doList`; backends that can answer without loading whole
+   * sessions override it.
+   */
+  protected async doListKeys(query: ListQuery): Promise<SessionKey[]> {
+    return await this.doList(query);
+  }
+
+  /** Ids of every matching session, newest `createdAt` first (read page by page, without loading sessions where the backend can). */
   async getAllSessionIds(filter?: SessionFilter): Promise<string[]> {
-    return (await this.getAllSessions(filter)).map((s) => s.sessionId);
+    const base = toListQuery({ ...pickFilter(filter), limit: MAX_PAGE_SIZE }, null);
+    return await this.#run("getAllSessionIds", async () => {
+      const ids: string[] = [];
+      const query: ListQuery = { ...base, liveAfter: this.liveAfter(this.clock()) };
+      for (;;) {
+        const rows = await this.doListKeys(query);
+        const page = rows.slice(0, query.limit);
+        ids.push(...page.map((row) => row.sessionId));
+        if (rows.length <= query.limit) return ids;
+        const last = page[page.length - 1]!;
+        query.after = { value: last.createdAt, sessionId: last.sessionId };
+      }
+    });
   }
 
   /** The `limit` (default 2) newest matching sessions by `createdAt`. */
