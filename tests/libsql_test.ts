@@ -115,3 +115,30 @@ Deno.test("LibsqlStorage: every listing path is served by an index, never by sor
     }
   }
 });
+
+Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all or none of each batch", async () => {
+  const dir = await tempDir("libsql-crash");
+  try {
+    for (const delay of [100, 300, 700]) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./support/libsql_worker.ts", import.meta.url).pathname, `${dir.path}/crash.db`],
+        stdout: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      const reader = child.stdout.getReader();
+      await reader.read();
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill("SIGKILL");
+      await child.status;
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      await using storage = new LibsqlStorage({ url: `file:${dir.path}/crash.db` });
+      const sessions = await storage.getAllSessions();
+      const rounds = new Set(sessions.map((s) => s.memory?.round));
+      assert.ok(sessions.length === 0 || sessions.length === 100, `${sessions.length} sessions`);
+      assert.ok(rounds.size <= 1, `one batch, not a mix: rounds ${[...rounds]}`);
+    }
+  } finally {
+    await dir.remove();
+  }
+});
