@@ -14,6 +14,7 @@ import { MODE_FIELDS } from "../mod.ts";
 import { modeOf, open, parse, print } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { Progress } from "./progress.ts";
+import { BatchImporter } from "./transfer.ts";
 
 const KNOWN = ["session_id", "user_id", "memory", "session_data", "extra_data", "created_at", "updated_at"];
 
@@ -138,22 +139,11 @@ export async function importAgno(args: string[]): Promise<void> {
     : readSqlite(source, values["source-table"] ?? `${mode}_sessions`);
   await using storage = await open(target, values, mode);
   const progress = new Progress("import-agno", { quiet: values.quiet });
-  let imported = 0;
-  let skipped = 0;
-  let batch: SessionExport<Session>[] = [];
-  const flush = async () => {
-    const result = await storage.importSessions(batch as never, { onConflict });
-    imported += result.imported;
-    skipped += result.skipped;
-    progress.add(batch.length);
-    batch = [];
-  };
+  const importer = new BatchImporter(storage, onConflict, progress);
   const now = Date.now();
-  for await (const row of rows) {
-    batch.push(fromAgno(row, mode, now));
-    if (batch.length >= 500) await flush();
-  }
-  if (batch.length > 0) await flush();
+  for await (const row of rows) await importer.add(fromAgno(row, mode, now));
+  await importer.flush();
+  const { imported, skipped } = importer;
   progress.done(`${imported} imported, ${skipped} skipped`);
   print(`imported ${imported} agno ${mode} session(s), skipped ${skipped}`);
 }

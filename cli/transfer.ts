@@ -20,6 +20,41 @@ import { Progress } from "./progress.ts";
 
 const BATCH = 500;
 
+/** Feeds entries to `importSessions` in batches, counting what was imported and skipped. */
+export class BatchImporter {
+  /** Sessions written. */
+  imported = 0;
+  /** Sessions left alone because they existed. */
+  skipped = 0;
+  #batch: SessionExport<Session>[] = [];
+  #storage: StorageOf<SessionMode>;
+  #onConflict: "skip" | "overwrite" | "fail";
+  #progress: Progress;
+
+  /** Imports into `storage` with `onConflict`, reporting to `progress`. */
+  constructor(storage: StorageOf<SessionMode>, onConflict: "skip" | "overwrite" | "fail", progress: Progress) {
+    this.#storage = storage;
+    this.#onConflict = onConflict;
+    this.#progress = progress;
+  }
+
+  /** Queues an entry; imports a batch when it is full. */
+  async add(entry: SessionExport<Session>): Promise<void> {
+    this.#batch.push(entry);
+    if (this.#batch.length >= BATCH) await this.flush();
+  }
+
+  /** Imports what is queued. */
+  async flush(): Promise<void> {
+    if (this.#batch.length === 0) return;
+    const result = await this.#storage.importSessions(this.#batch as never, { onConflict: this.#onConflict });
+    this.imported += result.imported;
+    this.skipped += result.skipped;
+    this.#progress.add(this.#batch.length);
+    this.#batch = [];
+  }
+}
+
 /** Every session of `storage`, oldest first, page by page, with its runs. */
 export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<SessionExport<Session>> {
   let cursor: string | null = null;
@@ -132,30 +167,22 @@ export async function importCommand(args: string[]): Promise<void> {
     }
   }
   const progress = new Progress("import", { quiet: values.quiet });
-  let imported = 0;
-  let skipped = 0;
-  let batch: SessionExport<Session>[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const result = await storage.importSessions(batch as never, { onConflict });
-    imported += result.imported;
-    skipped += result.skipped;
-    progress.add(batch.length);
-    batch = [];
-  };
+  const importer = new BatchImporter(storage, onConflict, progress);
   let number = 0;
   for await (const line of lines(input)) {
     number++;
     if (line.trim() === "" || isHeader(line)) continue;
+    let entry: SessionExport<Session>;
     try {
-      batch.push(parseLine(line, number, storage.mode));
+      entry = parseLine(line, number, storage.mode);
     } catch (error) {
       bad.push((error as Error).message);
       continue;
     }
-    if (batch.length >= BATCH) await flush();
+    await importer.add(entry);
   }
-  await flush();
+  await importer.flush();
+  const { imported, skipped } = importer;
   progress.done(`${imported} imported, ${skipped} skipped, ${bad.length} bad line(s)`);
   print(`imported ${imported}, skipped ${skipped}${bad.length ? `, bad lines: ${bad.length}` : ""}`);
   if (bad.length > 0) throw new Error(`${bad.length} line(s) could not be read; first: ${bad[0]}`);
@@ -169,21 +196,10 @@ export async function copy(args: string[]): Promise<void> {
   await using source = await open(positionals[0], values);
   await using target = await open(positionals[1], values);
   const progress = new Progress("copy", { quiet: values.quiet });
-  let imported = 0;
-  let skipped = 0;
-  let batch: SessionExport<Session>[] = [];
-  const flush = async () => {
-    const result = await target.importSessions(batch as never, { onConflict });
-    imported += result.imported;
-    skipped += result.skipped;
-    progress.add(batch.length);
-    batch = [];
-  };
-  for await (const entry of readAll(source)) {
-    batch.push(entry);
-    if (batch.length >= BATCH) await flush();
-  }
-  if (batch.length > 0) await flush();
+  const importer = new BatchImporter(target, onConflict, progress);
+  for await (const entry of readAll(source)) await importer.add(entry);
+  await importer.flush();
+  const { imported, skipped } = importer;
   progress.done(`${imported} copied, ${skipped} already there`);
   print(`copied ${imported}, skipped ${skipped} (already in the target)`);
 }

@@ -3,6 +3,7 @@ import { encodeFileName, JsonStorage } from "../backends/json.ts";
 import { CorruptRecordError } from "../session/errors.ts";
 import { HOSTILE_IDS, runConformance } from "./conformance.ts";
 import { jsonBackend } from "./support/backends.ts";
+import { killWhileWriting } from "./support/process.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(jsonBackend());
@@ -123,14 +124,7 @@ Deno.test("JsonStorage: a writer killed mid-write leaves every session readable"
   const d = await tempDir("json-crash");
   try {
     for (const delay of [150, 400, 900]) {
-      const child = spawnWorker("churn", d.path);
-      const reader = child.stdout.getReader();
-      await reader.read();
-      await new Promise((r) => setTimeout(r, delay));
-      child.kill("SIGKILL");
-      await child.status;
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
+      await killWhileWriting(worker, ["churn", d.path], delay);
       await using storage = new JsonStorage({ dir: d.path });
       const big = await storage.read("big");
       assert.ok(big === null || typeof big.memory?.i === "number");

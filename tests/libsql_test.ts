@@ -4,6 +4,7 @@ import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
+import { killWhileWriting } from "./support/process.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(libsqlMemoryBackend());
@@ -120,18 +121,8 @@ Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all
   const dir = await tempDir("libsql-crash");
   try {
     for (const delay of [100, 300, 700]) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL("./support/libsql_worker.ts", import.meta.url).pathname, `${dir.path}/crash.db`],
-        stdout: "piped",
-        env: { NO_COLOR: "1" },
-      }).spawn();
-      const reader = child.stdout.getReader();
-      await reader.read();
-      await new Promise((r) => setTimeout(r, delay));
-      child.kill("SIGKILL");
-      await child.status;
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
+      const worker = new URL("./support/libsql_worker.ts", import.meta.url).pathname;
+      await killWhileWriting(worker, [`${dir.path}/crash.db`], delay);
       await using storage = new LibsqlStorage({ url: `file:${dir.path}/crash.db` });
       const sessions = await storage.getAllSessions();
       const rounds = new Set(sessions.map((s) => s.memory?.round));
