@@ -278,7 +278,8 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
     const location = `${this.dbName}/${this.#sessions}/${JSON.stringify(record.sessionId)}`;
     let data: Record<string, unknown> = {};
     try {
-      if (record.data !== undefined) data = JSON.parse(String(record.data));
+      // Layout 1 kept every field inline; layout 2 keeps content as JSON text in `data`.
+      data = record.data === undefined ? record : JSON.parse(String(record.data));
     } catch (error) {
       throw new CorruptRecordError(location, "data is not JSON", { cause: error, backend: this.backend });
     }

@@ -70,6 +70,22 @@ export async function jsonSection({ smoke, dir }: SectionOptions): Promise<strin
     },
     listIterations,
   );
+  // Another writer (a second storage on the same directory, as another process would be) changes one session
+  // before each page, so every listing re-stats the directory's files.
+  const other = new JsonStorage({ dir: `${dir}/ours` });
+  await pair("list page after another writer changed a file", async (i) => {
+    await other.upsert({
+      sessionId: `seed-${Math.abs(i) % stored}`,
+      userId: `user-${Math.abs(i) % stored % 50}`,
+      memory: small,
+    });
+    return await ours.listSessions({ userId: "user-3", limit: 20 });
+  }, async (i) => {
+    await theirs.setItem(`seed-${Math.abs(i) % stored}`, { sessionId: `seed-${i}`, memory: small });
+    const keys = (await theirs.getKeys()).filter((k) => k.startsWith("seed-"));
+    const items = await Promise.all(keys.map((k) => theirs.getItem<{ userId: string; createdAt: number }>(k)));
+    return items.filter((s) => s?.userId === "user-3").sort((a, b) => b!.createdAt - a!.createdAt).slice(0, 20);
+  }, listIterations);
   await pair("all session ids", () => ours.getAllSessionIds(), () => theirs.getKeys(), listIterations);
   const body = table(
     ["workload", "JsonStorage ms", "unstorage fs ms", "ratio (ours / unstorage time)"],

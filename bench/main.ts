@@ -6,6 +6,7 @@ import { LibsqlStorage } from "../backends/libsql.ts";
 import { libsqlSection } from "./libsql_bench.ts";
 import { JsonStorage } from "../backends/json.ts";
 import { jsonSection } from "./json_bench.ts";
+import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
 import { scalingSection } from "./scaling_bench.ts";
 import { upstashSection } from "./upstash_bench.ts";
@@ -47,6 +48,7 @@ const sections: string[] = [];
 try {
   const sectionList = [
     ["libsql", libsqlSection],
+    ["remote", remoteSection],
     ["json", jsonSection],
     ["upstash", upstashSection],
     ["scaling", scalingSection],

@@ -40,3 +40,35 @@ Deno.test("IndexedDbStorage: storages of two modes on one database upgrade it in
   await agent.close();
   await team.close();
 });
+
+Deno.test("IndexedDbStorage reads and upgrades a layout-1 database (fields inline, no runs store)", async () => {
+  const factory = new IDBFactory();
+  // Layout 1: one store per mode, content inline, no run log.
+  const open = factory.open("legacy", 1);
+  open.onupgradeneeded = () => {
+    const store = open.result.createObjectStore("agent_sessions", { keyPath: "sessionId" });
+    store.createIndex("created", ["createdAt", "k"]);
+    store.put({
+      sessionId: "old",
+      userId: "ada",
+      sessionName: "kept",
+      agentId: null,
+      teamSessionId: null,
+      memory: { turns: 3 },
+      sessionData: null,
+      extraData: null,
+      agentData: null,
+      createdAt: 1000,
+      updatedAt: 2000,
+      version: 7,
+      k: [111, 108, 100],
+    });
+  };
+  const db = await new Promise<typeof open.result>((resolve) => open.onsuccess = () => resolve(open.result));
+  db.close();
+  await using storage = new IndexedDbStorage({ indexedDB: factory, dbName: "legacy" });
+  const old = await storage.read("old");
+  assert.deepEqual([old?.memory, old?.sessionName, old?.version, old?.createdAt], [{ turns: 3 }, "kept", 7, 1000]);
+  assert.deepEqual(await storage.appendRuns("old", [{ turn: 4 }], { userId: "ada" }), { version: 8, runCount: 1 });
+  assert.deepEqual((await storage.read("old"))?.memory, { turns: 3 });
+});

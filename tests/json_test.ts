@@ -138,3 +138,31 @@ Deno.test("JsonStorage: a writer killed mid-write leaves every session readable"
     await d.remove();
   }
 });
+
+Deno.test("JsonStorage reads and appends to a layout-1 file (written before run logs: no runCount)", async () => {
+  const d = await tempDir("json-legacy");
+  try {
+    await Deno.mkdir(`${d.path}/agent`, { recursive: true });
+    const legacy = {
+      sessionId: "old",
+      userId: "ada",
+      sessionName: "kept",
+      agentId: null,
+      teamSessionId: null,
+      memory: { turns: 3 },
+      sessionData: null,
+      extraData: null,
+      agentData: null,
+      createdAt: 1000,
+      updatedAt: 2000,
+      version: 7,
+    };
+    await Deno.writeTextFile(`${d.path}/agent/${await encodeFileName("old")}.json`, JSON.stringify(legacy, null, 2));
+    await using storage = new JsonStorage({ dir: d.path });
+    assert.deepEqual(await storage.read("old"), legacy);
+    assert.deepEqual(await storage.appendRuns("old", [{ turn: 4 }], { userId: "ada" }), { version: 8, runCount: 1 });
+    assert.deepEqual((await storage.getRuns("old")).runs.map((r) => r.run), [{ turn: 4 }]);
+  } finally {
+    await d.remove();
+  }
+});

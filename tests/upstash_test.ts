@@ -174,3 +174,46 @@ Deno.test({
       assert.equal(new TextDecoder().decode(raw), "1", "redis holds version 1");
     }),
 });
+
+Deno.test({
+  name: "UpstashRedisStorage reads and appends to a layout-1 hash (written before run logs: no run count)",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      // Layout 1, before run logs: a session hash without the `rc` (run count) field and no runs list.
+      await redis.send([
+        "HSET",
+        "agentstate:agent:s:old",
+        "u",
+        "=ada",
+        "n",
+        "=kept",
+        "c",
+        "000000000001000",
+        "m",
+        "000000000002000",
+        "v",
+        "7",
+        "d",
+        JSON.stringify({
+          teamSessionId: null,
+          memory: { turns: 3 },
+          sessionData: null,
+          extraData: null,
+          agentData: null,
+        }),
+      ]);
+      await redis.send(["ZADD", "agentstate:agent:x:c", "0", "000000000001000:old"]);
+      const storage = open(bridge);
+      const old = await storage.read("old");
+      assert.deepEqual([old?.userId, old?.sessionName, old?.memory, old?.version, old?.createdAt], [
+        "ada",
+        "kept",
+        { turns: 3 },
+        7,
+        1000,
+      ]);
+      assert.deepEqual(await storage.appendRuns("old", [{ turn: 4 }], { userId: "ada" }), { version: 8, runCount: 1 });
+      assert.deepEqual((await storage.getRuns("old")).runs.map((r) => r.run), [{ turn: 4 }]);
+    }),
+});
