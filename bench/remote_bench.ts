@@ -15,7 +15,9 @@ export async function remoteSection({ smoke, dir }: SectionOptions): Promise<str
     const embedded = new LibsqlStorage({ url: `file:${dir}/embedded.db` });
     const small = payload(2, 5);
     for (const storage of [remote, embedded]) {
-      await storage.upsertMany(Array.from({ length: 500 }, (_, i) => ({ sessionId: `s${i}`, userId: `u${i % 5}`, memory: small })));
+      await storage.upsertMany(
+        Array.from({ length: 500 }, (_, i) => ({ sessionId: `s${i}`, userId: `u${i % 5}`, memory: small })),
+      );
     }
     const workloads: [string, (s: LibsqlStorage, i: number) => Promise<unknown>][] = [
       ["read", (s, i) => s.read(`s${Math.abs(i) % 500}`)],
@@ -29,7 +31,13 @@ export async function remoteSection({ smoke, dir }: SectionOptions): Promise<str
       const requests = server.requests;
       const overHttp = await measure(name, (i) => work(remote, i), iterations, 5);
       const local = await measure(name, (i) => work(embedded, i), iterations, 5);
-      rows.push([name, requests, overHttp.opsPerSec, local.opsPerSec, `${(overHttp.meanMs / local.meanMs).toFixed(1)}×`]);
+      rows.push([
+        name,
+        requests,
+        overHttp.opsPerSec,
+        local.opsPerSec,
+        `${(overHttp.meanMs / local.meanMs).toFixed(1)}×`,
+      ]);
     }
     await remote.close();
     await embedded.close();
