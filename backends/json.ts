@@ -9,6 +9,8 @@
  * - `<mode>/<name>.runs.ndjson`: its run log, one `{ seq, createdAt, run }` a line.
  * - `<mode>/.locks/<n>.lock`: 64 lock files; a session's writes hold the one
  *   its id hashes to.
+ * - `<mode>/.changes`: the names of changed files, one a line, appended by
+ *   every write so that other storages on the directory refresh only those.
  *
  * File names encode the id so that no id can escape the directory or collide
  * with another on a case-insensitive file system: `s-` then the id with every
@@ -28,10 +30,11 @@
  * never blocks others.
  *
  * Listing keeps an in-memory index of every session's id, user, entity, name
- * and times. It is refreshed when the directory changed (checked with one
- * `stat`; then one `stat` per file, and a read only of files whose inode
- * changed: every write makes a new inode), then a page filters and sorts the
- * index in memory and reads only the page's files. A corrupt file makes
+ * and times. It is built by one scan of the directory (a `stat` per file, a
+ * read of each file), then kept current from the change log: a listing stats
+ * the log and re-reads only the files named since. A page filters and sorts
+ * the index in memory and reads only the page's files. Files changed by hand
+ * are picked up by `create()` or a new storage. A corrupt file makes
  * listing throw `CorruptRecordError` naming it, as `read` does: a session is
  * never silently left out.
  *
@@ -75,6 +78,7 @@ export interface JsonStorageOptions<M extends SessionMode = "agent"> extends Bas
 /** Temporary files older than this are leftovers of a crashed writer and removed by `create()`. */
 export const STALE_TEMP_MS = 60_000;
 const LOCK_STRIPES = 64;
+const MAX_LOG_BYTES = 16 * 1024 * 1024;
 const MAX_NAME_BYTES = 200;
 
 /** Encodes a session id as a file name (without extension); see the module doc. */
@@ -130,7 +134,8 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
   /** The directory of this mode's files. */
   readonly path: string;
   #index = new Map<string, IndexEntry>();
-  #indexedAt: number | null = null;
+  /** Where the index caught up with the change log: its inode and byte offset; `null` before a full scan. */
+  #logState: { ino: number | null; offset: number } | null = null;
   #mutex = new Map<number, Promise<void>>();
 
   /** Checks the options; the directory is created on first use. */
@@ -236,6 +241,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
 
   /** Creates the directories, rolls interrupted batches forward and removes stale temporary files. */
   protected async doCreate(): Promise<void> {
+    this.#logState = null; // the next listing rescans, picking up files changed by hand
     await Deno.mkdir(`${this.path}/.locks`, { recursive: true, mode: 0o700 });
     for await (const entry of Deno.readDir(this.path)) {
       if (entry.name.startsWith(".batch-")) await this.#rollForward(`${this.path}/${entry.name}`);
@@ -267,6 +273,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
         });
       }
       await Deno.remove(journal).catch(() => {});
+      await this.#note(renames.map(([, final]) => final.slice(final.lastIndexOf("/") + 1, -5)));
     });
   }
 
@@ -308,13 +315,16 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
 
   /** Writes files atomically; several go through a journal so they land together. */
   async #commit(files: [string, string][]): Promise<void> {
-    if (files.length === 1) return await this.#writeAtomic(this.#file(files[0]![0]), files[0]![1]);
-    const renames: [string, string][] = [];
-    for (const [name, text] of files) renames.push([await this.#writeTemp(text), this.#file(name)]);
-    const journal = `${this.path}/.batch-${crypto.randomUUID()}`;
-    await this.#writeAtomic(journal, JSON.stringify(renames));
-    for (const [temp, final] of renames) await Deno.rename(temp, final);
-    await Deno.remove(journal);
+    if (files.length === 1) await this.#writeAtomic(this.#file(files[0]![0]), files[0]![1]);
+    else if (files.length > 1) {
+      const renames: [string, string][] = [];
+      for (const [name, text] of files) renames.push([await this.#writeTemp(text), this.#file(name)]);
+      const journal = `${this.path}/.batch-${crypto.randomUUID()}`;
+      await this.#writeAtomic(journal, JSON.stringify(renames));
+      for (const [temp, final] of renames) await Deno.rename(temp, final);
+      await Deno.remove(journal);
+    }
+    await this.#note(files.map(([name]) => name));
   }
 
   async #owned(name: string, context: { userId?: string; liveAfter: number | null }): Promise<StoredFile | null> {
@@ -326,6 +336,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
   async #removeSession(name: string): Promise<void> {
     await Deno.remove(this.#file(name));
     await Deno.remove(this.#file(name, ".runs.ndjson")).catch(() => {});
+    await this.#note([name]);
   }
 
   /** Removes the file (and its run log) under its lock. */
@@ -349,46 +360,126 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       const file = await this.#owned(name, context);
       if (file === null) return null;
       const next = { ...file.session, sessionName, updatedAt: context.now, version: file.session.version + 1 };
-      await this.#writeAtomic(this.#file(name), this.#render(next, file.runCount));
+      await this.#commit([[name, this.#render(next, file.runCount)]]);
       return next as SessionOf<M>;
     });
   }
 
-  /** Brings the in-memory index up to date with the directory. */
-  async #refreshIndex(): Promise<void> {
-    const dirInfo = await Deno.stat(this.path);
-    const stamp = dirInfo.mtime?.getTime() ?? null;
-    if (stamp !== null && stamp === this.#indexedAt && dirInfo.mtime!.getTime() < Date.now() - 1000) return;
-    const seen = new Set<string>();
-    for await (const entry of Deno.readDir(this.path)) {
-      if (!entry.isFile || !entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
-      const path = `${this.path}/${entry.name}`;
-      let info: Deno.FileInfo;
+  get #logPath(): string {
+    return `${this.path}/.changes`;
+  }
+
+  /**
+   * Appends the names of changed session files to the change log, which
+   * other storages on this directory read to refresh only those entries.
+   * Writers hold a shared lock while appending; rotating the log (past
+   * 16 MiB) takes it exclusively, and readers rescan when its inode changes.
+   */
+  async #note(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const lock = await Deno.open(`${this.path}/.locks/changes.lock`, { create: true, write: true, mode: 0o600 });
+    let size = 0;
+    try {
+      await lock.lock(false);
+      const log = await Deno.open(this.#logPath, { create: true, append: true, mode: 0o600 });
       try {
-        info = await Deno.stat(path);
-      } catch (error) {
-        if (isNotFound(error)) continue;
-        throw error;
+        await log.write(new TextEncoder().encode(names.join("\n") + "\n"));
+        size = (await log.stat()).size;
+      } finally {
+        log.close();
       }
-      seen.add(entry.name);
-      const known = this.#index.get(entry.name);
-      const mtime = info.mtime?.getTime() ?? 0;
-      if (known && known.ino === info.ino && known.mtime === mtime && known.size === info.size) continue;
-      let text: string;
-      try {
-        text = await Deno.readTextFile(path);
-      } catch (error) {
-        if (isNotFound(error)) continue;
-        throw error;
-      }
-      // Only what listing filters and sorts on is kept: the index stays small whatever the sessions hold.
-      const { session } = this.#parse(text, path);
-      const meta = { ...session } as Record<string, unknown>;
-      for (const name of MODE_FIELDS[this.mode].objects) meta[name] = null;
-      this.#index.set(entry.name, { ino: info.ino, mtime, size: info.size, session: meta as unknown as Session });
+    } finally {
+      lock.close();
     }
-    for (const name of this.#index.keys()) if (!seen.has(name)) this.#index.delete(name);
-    this.#indexedAt = stamp;
+    if (size > MAX_LOG_BYTES) {
+      const rotation = await Deno.open(`${this.path}/.locks/changes.lock`, { create: true, write: true, mode: 0o600 });
+      try {
+        await rotation.lock(true);
+        await Deno.remove(this.#logPath).catch(() => {});
+      } finally {
+        rotation.close();
+      }
+    }
+  }
+
+  /**
+   * Brings the in-memory index up to date: after a full scan, only the files
+   * named in the change log since then are looked at again.
+   */
+  async #refreshIndex(): Promise<void> {
+    let log: Deno.FileInfo | null = null;
+    try {
+      log = await Deno.stat(this.#logPath);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const state = this.#logState;
+    if (state && log === null && state.ino === null) return;
+    if (state && log && log.ino === state.ino && log.size >= state.offset) {
+      if (log.size === state.offset) return;
+      const file = await Deno.open(this.#logPath, { read: true });
+      const bytes = new Uint8Array(log.size - state.offset);
+      try {
+        await file.seek(state.offset, Deno.SeekMode.Start);
+        for (let read = 0; read < bytes.length;) {
+          const n = await file.read(bytes.subarray(read));
+          if (n === null) break;
+          read += n;
+        }
+      } finally {
+        file.close();
+      }
+      const text = new TextDecoder().decode(bytes);
+      const end = text.lastIndexOf("\n");
+      if (end < 0) return;
+      const names = [...new Set(text.slice(0, end).split("\n").filter((n) => n !== ""))];
+      for (let i = 0; i < names.length; i += 64) {
+        await Promise.all(names.slice(i, i + 64).map((name) => this.#refreshEntry(`${name}.json`)));
+      }
+      state.offset += end + 1; // file names are ASCII: characters are bytes
+      return;
+    }
+    this.#logState = { ino: log?.ino ?? null, offset: log?.size ?? 0 };
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.path)) {
+        if (entry.isFile && entry.name.endsWith(".json") && !entry.name.startsWith(".")) names.push(entry.name);
+      }
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const present = new Set(names);
+    for (const name of this.#index.keys()) if (!present.has(name)) this.#index.delete(name);
+    // Stats run 64 at a time: one by one, the round trips to the file system dominate.
+    for (let i = 0; i < names.length; i += 64) {
+      await Promise.all(names.slice(i, i + 64).map((name) => this.#refreshEntry(name)));
+    }
+  }
+
+  async #refreshEntry(name: string): Promise<void> {
+    const path = `${this.path}/${name}`;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (error) {
+      if (isNotFound(error)) return void this.#index.delete(name);
+      throw error;
+    }
+    const known = this.#index.get(name);
+    const mtime = info.mtime?.getTime() ?? 0;
+    if (known && known.ino === info.ino && known.mtime === mtime && known.size === info.size) return;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      if (isNotFound(error)) return void this.#index.delete(name);
+      throw error;
+    }
+    // Only what listing filters and sorts on is kept: the index stays small whatever the sessions hold.
+    const { session } = this.#parse(text, path);
+    const meta = { ...session } as Record<string, unknown>;
+    for (const field of MODE_FIELDS[this.mode].objects) meta[field] = null;
+    this.#index.set(name, { ino: info.ino, mtime, size: info.size, session: meta as unknown as Session });
   }
 
   /** Filters and sorts the index in memory, then reads only the page's files. */
@@ -408,7 +499,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       // A file written by someone else since the index was refreshed: refresh and list again.
       const changed = page.length !== matches.length || page.some((s, i) => s.version !== matches[i]!.version);
       if (!changed || attempt === 2) return page;
-      this.#indexedAt = null;
+      this.#logState = null;
     }
   }
 
@@ -486,10 +577,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       await this.#appendLines(name, records);
       const runCount = file.runCount + runs.length;
       const version = file.session.version + 1;
-      await this.#writeAtomic(
-        this.#file(name),
-        this.#render({ ...file.session, updatedAt: context.now, version }, runCount),
-      );
+      await this.#commit([[name, this.#render({ ...file.session, updatedAt: context.now, version }, runCount)]]);
       return { version, runCount };
     });
   }
@@ -557,7 +645,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       if (!isNotFound(error)) throw error;
     });
     this.#index.clear();
-    this.#indexedAt = null;
+    this.#logState = null;
   }
 
   /** Nothing stays open between operations. */

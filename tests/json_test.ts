@@ -89,7 +89,7 @@ Deno.test("JsonStorage: leftover temp files are ignored and cleaned; interrupted
     assert.deepEqual(await storage.getAllSessionIds(), ["a"]);
     await storage.create();
     const names = [...Deno.readDirSync(`${d.path}/agent`)].map((e) => e.name).sort();
-    assert.deepEqual(names, [".locks", `${await encodeFileName("a")}.json`]);
+    assert.deepEqual(names, [".changes", ".locks", `${await encodeFileName("a")}.json`]);
     assert.deepEqual((await storage.read("a"))?.memory, { v: 2 });
     await storage.close();
   } finally {
@@ -165,4 +165,23 @@ Deno.test("JsonStorage reads and appends to a layout-1 file (written before run 
   } finally {
     await d.remove();
   }
+});
+
+Deno.test("JsonStorage: two storages on one directory see each other's writes, deletes, renames and drops", async () => {
+  const d = await tempDir("json-shared");
+  const dir = d.path;
+  const a = new JsonStorage({ dir });
+  const b = new JsonStorage({ dir });
+  await a.upsert({ sessionId: "x", userId: "u" });
+  assert.deepEqual(await b.getAllSessionIds(), ["x"]);
+  await a.upsert({ sessionId: "y", userId: "u" });
+  await a.deleteSession("x");
+  assert.deepEqual(await b.getAllSessionIds(), ["y"]);
+  await a.renameSession("y", "named");
+  assert.equal((await b.listSessions({ sessionName: "named" })).sessions.length, 1);
+  await a.drop();
+  assert.deepEqual(await b.getAllSessionIds(), []);
+  await a.upsert({ sessionId: "z" });
+  assert.deepEqual(await b.getAllSessionIds(), ["z"]);
+  await d.remove();
 });
