@@ -1,23 +1,34 @@
 /**
  * `import-agno <source> <to-url>`: reads Python agno's v1 storage and imports
- * it. Sources: a SQLite file with agno's `agent_sessions` / `team_sessions` /
- * `workflow_sessions` tables, or a JsonStorage directory of `<session_id>.json`.
+ * it. Sources: a SQLite file with agno's `SqliteStorage` table (default
+ * `<mode>_sessions`, or `--table`), or a `JsonStorage` directory of
+ * `<session_id>.json` files (flat: agno does not nest them by mode, so files
+ * holding another mode's entity id are skipped).
  *
  * Mapping: snake_case columns to camelCase fields; epoch seconds to
- * milliseconds (`updated_at` NULL: `created_at`); `session_data.session_name`
- * to `sessionName`; `memory.runs` (agno v1 keeps the runs in memory) to the
- * run log; anything else that does not fit (unknown columns, values that are
- * not JSON objects) under `extraData.agno`. Sessions are imported with version 1.
+ * milliseconds (`updated_at` NULL: `created_at`; `created_at` NULL:
+ * `updated_at`, else now); JSON text parsed (SQLAlchemy stores `None` as
+ * `null`); `session_data.session_name` to `sessionName`; `memory.runs` (where
+ * agno v1 keeps an agent's runs) to the run log, each run's `created_at` (seconds) as
+ * its time when it has one; anything that does not fit (unknown columns,
+ * values that are not JSON objects) under `extraData.agno`. Sessions are
+ * imported with version 1: agno keeps no version.
  */
 import type { JsonObject, JsonValue, RunRecord, Session, SessionExport, SessionMode } from "../mod.ts";
 import { MODE_FIELDS } from "../mod.ts";
-import { modeOf, open, parse, print } from "./args.ts";
+import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { Progress } from "./progress.ts";
-import { BatchImporter } from "./transfer.ts";
+import { BatchImporter, EntryChecker } from "./transfer.ts";
 
-const KNOWN = ["session_id", "user_id", "memory", "session_data", "extra_data", "created_at", "updated_at"];
+const COMMON = ["session_id", "user_id", "memory", "session_data", "extra_data", "created_at", "updated_at"];
+const ENTITY_COLUMNS: Record<SessionMode, string> = { agent: "agent_id", team: "team_id", workflow: "workflow_id" };
 
+function snake(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+}
+
+/** A JSON object from a value or JSON text; `null` for NULL / JSON null; `undefined` when it is something else. */
 function asObject(value: unknown): JsonObject | null | undefined {
   if (value === null || value === undefined) return null;
   if (typeof value === "string") {
@@ -26,57 +37,63 @@ function asObject(value: unknown): JsonObject | null | undefined {
     } catch {
       return undefined;
     }
+    if (value === null) return null;
   }
   return typeof value === "object" && value !== null && !Array.isArray(value) ? value as JsonObject : undefined;
 }
 
+/** Epoch seconds (number or numeric text) to integer milliseconds; `null` when absent or not a time. */
 function seconds(value: unknown): number | null {
-  const n = typeof value === "string" ? Number(value) : value;
-  return typeof n === "number" && Number.isFinite(n) ? Math.round(n * 1000) : null;
+  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? Math.round(n * 1000) : null;
 }
 
-/** Converts one agno row (snake_case, epoch seconds) to a session with its runs. */
+function plain(value: unknown): JsonValue {
+  if (typeof value === "bigint") return Number(value);
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return `<${(value as ArrayBuffer).byteLength} bytes>`;
+  return value as JsonValue;
+}
+
+/**
+ * Converts one agno v1 row or JsonStorage file (snake_case keys, epoch
+ * seconds) of `mode` to a session (version 1) with its runs; `now` stands in
+ * for missing times.
+ */
 export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: number): SessionExport<Session> {
   const f = MODE_FIELDS[mode];
   const leftovers: Record<string, JsonValue> = {};
   const session: Record<string, unknown> = { sessionId: String(row.session_id) };
   session.userId = row.user_id == null ? null : String(row.user_id);
-  const sessionData = asObject(row.session_data);
-  const name = sessionData?.session_name;
+  const createdAt = seconds(row.created_at) ?? seconds(row.updated_at) ?? now;
+  const updatedAt = Math.max(seconds(row.updated_at) ?? createdAt, createdAt);
+  const objects: Record<string, JsonObject | null> = {};
+  for (const field of f.objects) {
+    const column = snake(field);
+    const object = asObject(row[column]);
+    if (object === undefined) leftovers[column] = plain(row[column]);
+    objects[field] = object ?? null;
+  }
+  const name = objects.sessionData?.session_name;
   session.sessionName = typeof name === "string" && name !== "" ? name : null;
-  const memory = asObject(row.memory);
   let runs: RunRecord[] = [];
-  const createdAt = seconds(row.created_at) ?? now;
-  const updatedAt = seconds(row.updated_at) ?? createdAt;
-  if (
-    memory && Array.isArray(memory.runs) && memory.runs.every((r) => typeof r === "object" && r && !Array.isArray(r))
-  ) {
-    runs = (memory.runs as JsonObject[]).map((run, i) => ({ seq: i + 1, createdAt: updatedAt, run }));
+  const memory = objects.memory;
+  if (memory && Array.isArray(memory.runs) && memory.runs.every((r) => asObject(r))) {
+    runs = (memory.runs as JsonObject[]).map((run, i) => ({
+      seq: i + 1,
+      createdAt: seconds(run.created_at) ?? updatedAt,
+      run,
+    }));
     const { runs: _, ...rest } = memory;
-    session.memory = rest;
-  } else session.memory = memory ?? null;
-  session.sessionData = sessionData ?? null;
-  session.extraData = asObject(row.extra_data) ?? null;
-  for (const column of ["memory", "session_data", "extra_data"]) {
-    if (asObject(row[column]) === undefined) leftovers[column] = row[column] as JsonValue;
+    objects.memory = rest;
   }
-  for (const field of [...f.strings, ...f.objects.slice(3)]) {
-    const column = field.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
-    const value = row[column];
-    if (f.objects.includes(field)) {
-      const object = asObject(value);
-      session[field] = object ?? null;
-      if (object === undefined) leftovers[column] = value as JsonValue;
-    } else session[field] = value == null || value === "" ? null : String(value);
+  Object.assign(session, objects);
+  for (const field of f.strings) {
+    const value = row[snake(field)];
+    session[field] = value == null || value === "" ? null : String(value);
   }
-  const mapped = new Set([
-    ...KNOWN,
-    ...[...f.strings, ...f.objects].map((n) => n.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())),
-  ]);
+  const mapped = new Set([...COMMON, ...[...f.strings, ...f.objects].map(snake)]);
   for (const [column, value] of Object.entries(row)) {
-    if (!mapped.has(column) && value !== undefined) {
-      leftovers[column] = (typeof value === "bigint" ? Number(value) : value) as JsonValue;
-    }
+    if (!mapped.has(column) && value !== undefined) leftovers[column] = plain(value);
   }
   if (Object.keys(leftovers).length > 0) {
     session.extraData = { ...(session.extraData as JsonObject | null ?? {}), agno: leftovers };
@@ -86,18 +103,24 @@ export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: n
 
 async function* readSqlite(path: string, table: string): AsyncGenerator<Record<string, unknown>> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new UsageError(`--table must be a plain identifier, got ${table}`);
-  await Deno.stat(path);
   const { createClient } = await import("@libsql/client");
   const client = createClient({ url: `file:${path}` });
   try {
-    let last = "";
+    const exists = await client.execute({
+      sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+      args: [table],
+    }).catch((error) => {
+      throw new Error(`${path} is not a SQLite database (${(error as Error).message})`);
+    });
+    if (exists.rows.length === 0) throw new Error(`${path} has no table ${table} (choose one with --table)`);
+    let last: string | null = null;
     for (;;) {
-      const result = await client.execute({
-        sql: `SELECT * FROM "${table}" WHERE session_id > ? ORDER BY session_id LIMIT 500`,
-        args: [last],
+      const result: { columns: string[]; rows: Record<string, unknown>[] } = await client.execute({
+        sql: `SELECT * FROM "${table}" ${last === null ? "" : "WHERE session_id > ?"} ORDER BY session_id LIMIT 500`,
+        args: last === null ? [] : [last],
       });
       if (result.rows.length === 0) return;
-      for (const row of result.rows) yield { ...row };
+      for (const row of result.rows) yield Object.fromEntries(result.columns.map((c) => [c, row[c]]));
       last = String(result.rows[result.rows.length - 1]!.session_id);
     }
   } finally {
@@ -105,45 +128,57 @@ async function* readSqlite(path: string, table: string): AsyncGenerator<Record<s
   }
 }
 
-async function* readJsonDir(dir: string): AsyncGenerator<Record<string, unknown>> {
+async function* readJsonDir(dir: string, mode: SessionMode, skipped: { count: number }) {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) if (entry.isFile && entry.name.endsWith(".json")) names.push(entry.name);
+  const others = Object.values(ENTITY_COLUMNS).filter((c) => c !== ENTITY_COLUMNS[mode]);
   for (const name of names.sort()) {
-    const text = await Deno.readTextFile(`${dir}/${name}`);
+    let data: unknown;
     try {
-      yield JSON.parse(text);
+      data = JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
     } catch (error) {
       throw new Error(`${dir}/${name} is not valid JSON: ${(error as Error).message}`);
     }
+    if (typeof data !== "object" || data === null || Array.isArray(data) || !("session_id" in data)) {
+      throw new Error(`${dir}/${name} is not an agno session (no session_id)`);
+    }
+    if (!(ENTITY_COLUMNS[mode] in data) && others.some((c) => c in data)) {
+      skipped.count++;
+      continue;
+    }
+    yield data as Record<string, unknown>;
   }
 }
 
-/** `import-agno <source> <to-url> [--mode] [--table] [--on-conflict]`. */
+/** `import-agno <source> <to-url> [--mode] [--table] [--target-table] [--on-conflict]`. */
 export async function importAgno(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     "on-conflict": { type: "string" },
-    "source-table": { type: "string" },
+    "target-table": { type: "string" },
   });
   const mode = modeOf(values.mode);
   const [source, target] = positionals;
-  if (!source || !target) {
-    throw new UsageError("import-agno needs a source (SQLite file or JSON directory) and a target URL");
+  if (!source || !target || positionals.length > 2) {
+    throw new UsageError("import-agno needs a source (agno SQLite file or JsonStorage directory) and a target URL");
   }
-  const onConflict = (values["on-conflict"] ?? "skip") as "skip" | "overwrite" | "fail";
-  if (!["skip", "overwrite", "fail"].includes(onConflict)) {
-    throw new UsageError("--on-conflict must be skip, overwrite or fail");
-  }
+  const onConflict = onConflictOf(str(values, "on-conflict"), "skip");
   const info = await Deno.stat(source);
+  const otherMode = { count: 0 };
   const rows = info.isDirectory
-    ? readJsonDir(source)
-    : readSqlite(source, values["source-table"] ?? `${mode}_sessions`);
-  await using storage = await open(target, values, mode);
-  const progress = new Progress("import-agno", { quiet: values.quiet });
+    ? readJsonDir(source, mode, otherMode)
+    : readSqlite(source, str(values, "table") ?? `${mode}_sessions`);
+  await using storage = await open(target, values, { mode, table: str(values, "target-table") });
+  const progress = new Progress("import-agno", { quiet: values.quiet === true });
   const importer = new BatchImporter(storage, onConflict, progress);
+  const checker = new EntryChecker(mode);
   const now = Date.now();
-  for await (const row of rows) await importer.add(fromAgno(row, mode, now));
+  for await (const row of rows) {
+    const entry = fromAgno(row, mode, now);
+    await importer.add(await checker.check(entry, `${source}: session ${JSON.stringify(entry.session.sessionId)}`));
+  }
   await importer.flush();
   const { imported, skipped } = importer;
   progress.done(`${imported} imported, ${skipped} skipped`);
-  print(`imported ${imported} agno ${mode} session(s), skipped ${skipped}`);
+  const other = otherMode.count ? `, ${otherMode.count} file(s) of another mode left out` : "";
+  print(`imported ${imported} agno ${mode} session(s), skipped ${skipped}${other}`);
 }

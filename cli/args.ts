@@ -5,7 +5,7 @@ import { UsageError } from "./errors.ts";
 
 /** Options every command takes. */
 export const COMMON_OPTIONS = {
-  mode: { type: "string", default: "agent" },
+  mode: { type: "string" },
   token: { type: "string" },
   table: { type: "string" },
   prefix: { type: "string" },
@@ -13,37 +13,90 @@ export const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h", default: false },
 } as const satisfies ParseArgsConfig["options"];
 
-/** Parses `args` strictly (unknown flags are usage errors). */
-export function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O) {
+/** Option definitions as `node:util` `parseArgs` takes them. */
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/** What {@linkcode parse} returns: flag values by name and positional arguments. */
+export interface Parsed {
+  /** Flag values (strings, or booleans for boolean flags); absent flags are `undefined`. */
+  values: Record<string, string | boolean | undefined>;
+  /** Arguments that are not flags, in order. */
+  positionals: string[];
+}
+
+/** Parses `args` strictly (unknown flags are usage errors) with the common options and `options`. */
+export function parse(args: string[], options: OptionSpec): Parsed {
   try {
-    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: values as Parsed["values"], positionals };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
 }
 
-/** The mode from `--mode`. */
+/** A string flag's value, or `undefined`. */
+export function str(values: Parsed["values"], name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The mode from `--mode` (default `agent`). */
 export function modeOf(value: unknown): SessionMode {
+  if (value === undefined) return "agent";
   if (value === "agent" || value === "team" || value === "workflow") return value;
   throw new UsageError(`--mode must be agent, team or workflow, not ${JSON.stringify(value)}`);
+}
+
+/** The file or directory a `file:` or `json:` URL names, or `null` for other URLs. */
+export function localPath(url: string): string | null {
+  if (/^file:/i.test(url)) return decodeURIComponent(url.slice(5).replace(/^\/\/(?=\/)/, "").replace(/\?.*$/, ""));
+  if (/^json:/i.test(url)) return url.slice(5).replace(/^\/\/(?=\/)/, "");
+  return null;
+}
+
+/** How {@linkcode open} treats the storage. */
+export interface OpenOptions {
+  /** Mode of the storage (default: from `--mode`). */
+  mode?: SessionMode;
+  /** Refuse a `file:` or `json:` URL whose file or directory does not exist (read-only commands). */
+  mustExist?: boolean;
+  /** libSQL table name (default: `--table`). */
+  table?: string | undefined;
 }
 
 /** Opens the storage a URL names, with the token from `--token` or the environment. */
 export async function open(
   url: string | undefined,
-  values: { mode?: unknown; token?: unknown; table?: unknown; prefix?: unknown },
-  mode: SessionMode = modeOf(values.mode),
+  values: Parsed["values"],
+  options: OpenOptions = {},
 ): Promise<StorageOf<SessionMode>> {
   if (!url) throw new UsageError("a storage URL is required");
-  let token = values.token as string | undefined;
-  if (token === undefined && url.startsWith("upstash+")) token = Deno.env.get("UPSTASH_REDIS_REST_TOKEN");
-  if (token === undefined && /^(libsql|https?|wss?):/.test(url)) token = Deno.env.get("LIBSQL_AUTH_TOKEN");
+  const mode = options.mode ?? modeOf(values.mode);
+  let token = str(values, "token");
+  if (token === undefined && /^upstash\+/i.test(url)) token = Deno.env.get("UPSTASH_REDIS_REST_TOKEN");
+  if (token === undefined && /^(libsql|https?|wss?):/i.test(url)) token = Deno.env.get("LIBSQL_AUTH_TOKEN");
+  const path = localPath(url);
+  if (options.mustExist && path !== null && path !== "" && path !== ":memory:") {
+    try {
+      await Deno.stat(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new Error(`${url}: ${path} does not exist`);
+      throw error;
+    }
+  }
+  const table = "table" in options ? options.table : str(values, "table");
+  const prefix = str(values, "prefix");
   try {
     return await openStorage(url, {
       mode,
       ...(token ? { token } : {}),
-      ...(values.table ? { table: String(values.table) } : {}),
-      ...(values.prefix ? { prefix: String(values.prefix) } : {}),
+      ...(table ? { table } : {}),
+      ...(prefix ? { prefix } : {}),
     }) as StorageOf<SessionMode>;
   } catch (error) {
     if (error instanceof ValidationError) throw new UsageError(error.message);
@@ -67,7 +120,20 @@ export function parseCount(value: string | undefined, flag: string, fallback: nu
   return n;
 }
 
+/** Parses `--on-conflict`. */
+export function onConflictOf(
+  value: string | undefined,
+  fallback: "skip" | "overwrite" | "fail",
+): "skip" | "overwrite" | "fail" {
+  const v = value ?? fallback;
+  if (v !== "skip" && v !== "overwrite" && v !== "fail") {
+    throw new UsageError(`--on-conflict must be skip, overwrite or fail, not ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
 /** Writes a line to stdout. */
 export function print(line = ""): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+  const bytes = new TextEncoder().encode(line + "\n");
+  for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
 }

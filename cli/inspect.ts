@@ -1,24 +1,22 @@
 /** Commands that look at or change single sessions: ls, show, rm, rename, stats, migrate. */
-import {
-  LIBSQL_SCHEMA_VERSION,
-  LibsqlStorage,
-  MODE_FIELDS,
-  type Session,
-  SESSION_MODES,
-  type SessionMode,
-} from "../mod.ts";
-import { modeOf, open, parse, parseCount, parseTime, print } from "./args.ts";
+import { LIBSQL_SCHEMA_VERSION, LibsqlStorage, MODE_FIELDS, type Session, SESSION_MODES } from "../mod.ts";
+import { modeOf, open, parse, parseCount, parseTime, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
 function time(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 }
 
+/** Control characters (a hostile id could move the cursor or clear the screen) shown as `?`. */
+function printable(text: string): string {
+  return [...text].map((c) => (c.charCodeAt(0) < 0x20 || c === "\x7f" ? "?" : c)).join("");
+}
+
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.min(40, Math.max(...rows.map((r) => r[i]!.length))));
   const cell = (text: string, width: number) =>
     text.length > width ? text.slice(0, width - 1) + "…" : text.padEnd(width);
-  return rows.map((r) => r.map((c, i) => cell(c, widths[i]!)).join("  ").trimEnd());
+  return rows.map((r) => r.map((c, i) => cell(printable(c), widths[i]!)).join("  ").trimEnd());
 }
 
 /** `ls <url>`: one page of sessions as a table or JSON. */
@@ -35,29 +33,36 @@ export async function ls(args: string[]): Promise<void> {
     cursor: { type: "string" },
     json: { type: "boolean", default: false },
   });
-  if (values.sort !== "created" && values.sort !== "updated") throw new UsageError("--sort must be created or updated");
-  if (values.order !== "asc" && values.order !== "desc") throw new UsageError("--order must be asc or desc");
-  await using storage = await open(positionals[0], values);
+  if (positionals.length > 1) throw new UsageError(`ls takes one storage URL, got ${positionals.length} arguments`);
+  const sort = str(values, "sort");
+  const order = str(values, "order");
+  if (sort !== "created" && sort !== "updated") throw new UsageError("--sort must be created or updated");
+  if (order !== "asc" && order !== "desc") throw new UsageError("--order must be asc or desc");
+  const since = parseTime(str(values, "since"), "--since");
+  const until = parseTime(str(values, "until"), "--until");
+  const limit = parseCount(str(values, "limit"), "--limit", 20);
+  await using storage = await open(positionals[0], values, { mustExist: true });
+  const user = str(values, "user"), entity = str(values, "entity"), name = str(values, "name");
   const page = await storage.listSessions({
-    ...(values.user ? { userId: values.user } : {}),
-    ...(values.entity ? { entityId: values.entity } : {}),
-    ...(values.name ? { sessionName: values.name } : {}),
-    ...(values.since ? { createdAfter: parseTime(values.since, "--since")! - 1 } : {}),
-    ...(values.until ? { createdBefore: parseTime(values.until, "--until") } : {}),
-    sortBy: values.sort === "created" ? "createdAt" : "updatedAt",
-    order: values.order,
-    limit: parseCount(values.limit, "--limit", 20),
-    cursor: values.cursor ?? null,
+    ...(user !== undefined ? { userId: user } : {}),
+    ...(entity !== undefined ? { entityId: entity } : {}),
+    ...(name !== undefined ? { sessionName: name } : {}),
+    // --since is inclusive, createdAfter exclusive.
+    ...(since !== undefined ? { createdAfter: since - 1 } : {}),
+    ...(until !== undefined ? { createdBefore: until } : {}),
+    sortBy: sort === "created" ? "createdAt" : "updatedAt",
+    order,
+    limit,
+    cursor: str(values, "cursor") ?? null,
   });
   if (values.json) return print(JSON.stringify(page));
-  const entity = MODE_FIELDS[storage.mode].entity;
-  const rows = [["ID", "USER", entity.toUpperCase(), "NAME", "VERSION", "CREATED", "UPDATED"]];
+  const entityField = MODE_FIELDS[storage.mode].entity;
+  const rows = [["ID", "USER", entityField.toUpperCase(), "NAME", "VERSION", "CREATED", "UPDATED"]];
   for (const s of page.sessions) {
-    const r = s as unknown as Record<string, string | null>;
     rows.push([
       s.sessionId,
       s.userId ?? "-",
-      r[entity] ?? "-",
+      (s as unknown as Record<string, string | null>)[entityField] ?? "-",
       s.sessionName ?? "-",
       String(s.version),
       time(s.createdAt),
@@ -68,55 +73,71 @@ export async function ls(args: string[]): Promise<void> {
   print(`${page.sessions.length} session(s)${page.nextCursor ? `; next page: --cursor ${page.nextCursor}` : ""}`);
 }
 
-/** `show <url> <id>`: one session and its latest runs. */
+/** `show <url> <id>`: one session, its run count and its latest runs. */
 export async function show(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { user: { type: "string" }, json: { type: "boolean", default: false } });
-  if (!positionals[1]) throw new UsageError("show needs a session id");
-  await using storage = await open(positionals[0], values);
-  const session = await storage.read(positionals[1], values.user);
-  if (!session) throw new Error(`session ${JSON.stringify(positionals[1])} not found`);
-  const { runs } = await storage.getRuns(session.sessionId, { order: "desc", limit: 5 });
-  if (values.json) return print(JSON.stringify({ session, lastRuns: runs.reverse() }));
+  const { values, positionals } = parse(args, {
+    user: { type: "string" },
+    runs: { type: "string" },
+    json: { type: "boolean", default: false },
+  });
+  const [url, id] = positionals;
+  if (!id || positionals.length > 2) throw new UsageError("show needs a storage URL and a session id");
+  const count = parseCount(str(values, "runs"), "--runs", 5);
+  await using storage = await open(url, values, { mustExist: true });
+  const user = str(values, "user");
+  const session = await storage.read(id, user);
+  if (!session) throw new Error(`session ${JSON.stringify(id)} not found`);
+  const { runs } = await storage.getRuns(id, { order: "desc", limit: Math.min(count, 1000), ...userOf(user) });
+  const runCount = runs[0]?.seq ?? 0;
+  runs.reverse();
+  if (values.json) return print(JSON.stringify({ session, runCount, lastRuns: runs }));
   print(JSON.stringify(session, null, 2));
-  print(`runs: ${runs[0]?.seq ?? 0}${runs.length ? `; latest:` : ""}`);
-  for (const r of runs.reverse()) print(`  #${r.seq} ${time(r.createdAt)} ${JSON.stringify(r.run).slice(0, 200)}`);
+  print(`runs: ${runCount}${runs.length ? `; latest ${runs.length}:` : ""}`);
+  for (const r of runs) print(`  #${r.seq} ${time(r.createdAt)} ${JSON.stringify(r.run).slice(0, 200)}`);
 }
 
-/** `rm <url> <id>`. */
+function userOf(user: string | undefined): { userId?: string } {
+  return user !== undefined ? { userId: user } : {};
+}
+
+/** `rm <url> <id>`: deletes a session and its runs. */
 export async function rm(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { user: { type: "string" } });
-  if (!positionals[1]) throw new UsageError("rm needs a session id");
-  await using storage = await open(positionals[0], values);
-  const deleted = await storage.deleteSession(positionals[1], values.user ? { userId: values.user } : {});
-  if (!deleted) throw new Error(`session ${JSON.stringify(positionals[1])} not found`);
-  print(`deleted ${positionals[1]}`);
+  const [url, id] = positionals;
+  if (!id || positionals.length > 2) throw new UsageError("rm needs a storage URL and a session id");
+  await using storage = await open(url, values, { mustExist: true });
+  if (!await storage.deleteSession(id, userOf(str(values, "user")))) {
+    throw new Error(`session ${JSON.stringify(id)} not found`);
+  }
+  print(`deleted ${id}`);
 }
 
-/** `rename <url> <id> <name>`. */
+/** `rename <url> <id> <name>`: sets a session's name. */
 export async function rename(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { user: { type: "string" } });
-  if (positionals.length !== 3) throw new UsageError("rename needs a session id and a name");
-  await using storage = await open(positionals[0], values);
-  const renamed = await storage.renameSession(
-    positionals[1]!,
-    positionals[2]!,
-    values.user ? { userId: values.user } : {},
-  );
-  if (!renamed) throw new Error(`session ${JSON.stringify(positionals[1])} not found`);
+  const [url, id, name] = positionals;
+  if (name === undefined || positionals.length > 3) {
+    throw new UsageError("rename needs a storage URL, a session id and a name");
+  }
+  await using storage = await open(url, values, { mustExist: true });
+  const renamed = await storage.renameSession(id!, name, userOf(str(values, "user")));
+  if (!renamed) throw new Error(`session ${JSON.stringify(id)} not found`);
   print(`renamed ${renamed.sessionId} to ${JSON.stringify(renamed.sessionName)} (version ${renamed.version})`);
 }
 
-/** `stats <url>`: counts per mode, users, oldest and newest, bytes. */
+/** `stats <url>`: per mode, sessions, distinct users, oldest and newest `createdAt`, bytes of JSON. */
 export async function stats(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { json: { type: "boolean", default: false } });
-  const modes: SessionMode[] = args.includes("--mode") ? [modeOf(values.mode)] : [...SESSION_MODES];
-  const report: Record<string, unknown> = {};
+  if (positionals.length !== 1) throw new UsageError("stats takes one storage URL");
+  const modes = values.mode === undefined ? SESSION_MODES : [modeOf(values.mode)];
+  const report: Record<
+    string,
+    { sessions: number; users: number; oldest: number | null; newest: number | null; bytes: number }
+  > = {};
+  const encoder = new TextEncoder();
   for (const mode of modes) {
-    await using storage = await open(positionals[0], values, mode);
-    let sessions = 0;
-    let bytes = 0;
-    let oldest: Session | null = null;
-    let newest: Session | null = null;
+    await using storage = await open(positionals[0], values, { mode, mustExist: true });
+    const r = { sessions: 0, users: 0, oldest: null as number | null, newest: null as number | null, bytes: 0 };
     const users = new Set<string>();
     let cursor: string | null = null;
     do {
@@ -127,46 +148,36 @@ export async function stats(args: string[]): Promise<void> {
         cursor,
       });
       for (const s of page.sessions) {
-        sessions++;
-        bytes += new TextEncoder().encode(JSON.stringify(s)).length;
+        r.sessions++;
+        r.bytes += encoder.encode(JSON.stringify(s)).length;
         if (s.userId !== null) users.add(s.userId);
-        oldest ??= s;
-        newest = s;
+        r.oldest ??= s.createdAt;
+        r.newest = s.createdAt;
       }
       cursor = page.nextCursor;
     } while (cursor !== null);
-    report[mode] = {
-      sessions,
-      users: users.size,
-      oldest: oldest ? time(oldest.createdAt) : null,
-      newest: newest ? time(newest.createdAt) : null,
-      bytes,
-    };
+    r.users = users.size;
+    report[mode] = r;
   }
   if (values.json) return print(JSON.stringify(report));
   for (const [mode, r] of Object.entries(report)) {
-    const { sessions, users, oldest, newest, bytes } = r as Record<string, unknown>;
-    print(
-      `${mode}: ${sessions} session(s), ${users} user(s), oldest ${oldest ?? "-"}, newest ${
-        newest ?? "-"
-      }, ${bytes} bytes`,
-    );
+    const span = r.oldest === null ? "" : `, created ${time(r.oldest)} … ${time(r.newest!)}`;
+    print(`${mode}: ${r.sessions} session(s), ${r.users} user(s)${span}, ~${r.bytes} bytes as JSON`);
   }
 }
 
-/** `migrate <url>`: applies layout migrations, printing versions. */
+/** `migrate <url>`: creates the layout and applies migrations, printing schema versions for libSQL. */
 export async function migrate(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new UsageError("migrate takes one storage URL");
   await using storage = await open(positionals[0], values);
   if (storage instanceof LibsqlStorage) {
     const before = await storage.schemaVersion();
     await storage.create();
-    print(
-      `${storage.table}: schema version ${before} -> ${await storage
-        .schemaVersion()} (current ${LIBSQL_SCHEMA_VERSION})`,
-    );
+    const after = await storage.schemaVersion();
+    print(`${storage.table}: schema version ${before} -> ${after} (current ${LIBSQL_SCHEMA_VERSION})`);
   } else {
     await storage.create();
-    print(`${storage.backend}: created; this backend's layout has no versioned schema to migrate`);
+    print(`${storage.backend} (${storage.mode}): layout created and current; no versioned schema to migrate`);
   }
 }

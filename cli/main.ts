@@ -10,83 +10,129 @@
  *
  * @module
  */
+import { ValidationError } from "../mod.ts";
 import { importAgno } from "./agno.ts";
 import { UsageError } from "./errors.ts";
 import { ls, migrate, rename, rm, show, stats } from "./inspect.ts";
 import { copy, exportCommand, importCommand } from "./transfer.ts";
 
-const URLS = "memory:, file:<path.db>, :memory:, libsql://…, http(s)://…, json:<dir>, upstash+https://<host>";
-const COMMON =
-  "  --mode agent|team|workflow (default agent)  --token T  --table NAME  --prefix P  -q/--quiet  -h/--help";
+const URLS =
+  "memory:, :memory:, file:<path.db>, libsql://…, http(s)://…, ws(s)://…, json:<dir>, upstash+https://<host>";
+const COMMON = [
+  "  --mode agent|team|workflow   kind of sessions (default agent)",
+  "  --token T                    token for remote URLs (else $LIBSQL_AUTH_TOKEN or $UPSTASH_REDIS_REST_TOKEN)",
+  "  --table NAME                 libSQL table;  --prefix P   Upstash key prefix",
+  "  -q, --quiet                  no progress on stderr;  -h, --help   this help",
+].join("\n");
+const ON_CONFLICT = "  --on-conflict skip|overwrite|fail   when a session with the same id exists";
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<void>; usage: string; about: string }> = {
+interface Command {
+  run: (args: string[]) => Promise<void>;
+  usage: string;
+  about: string;
+  options?: string;
+}
+
+const COMMANDS: Record<string, Command> = {
   ls: {
     run: ls,
     usage: "ls <url> [--user U] [--entity E] [--name N] [--since T] [--until T] [--sort created|updated] " +
       "[--order asc|desc] [--limit N] [--cursor C] [--json]",
-    about: "List one page of sessions (a table, or JSON with --json).",
+    about: "List one page of sessions: a table (id, user, entity, name, version, created, updated), or JSON.",
+    options: [
+      "  --since T / --until T   created at or after T / before T (ISO date or epoch milliseconds)",
+      "  --sort created|updated  (default created)   --order asc|desc (default desc)",
+      "  --limit N               page size, 1-1000 (default 20); the next page's --cursor is printed",
+    ].join("\n"),
   },
-  show: { run: show, usage: "show <url> <id> [--user U] [--json]", about: "Print one session and its latest runs." },
+  show: {
+    run: show,
+    usage: "show <url> <id> [--user U] [--runs N] [--json]",
+    about: "Print one session, its run count and its latest N runs (default 5).",
+  },
   rm: { run: rm, usage: "rm <url> <id> [--user U]", about: "Delete a session and its runs." },
   rename: { run: rename, usage: "rename <url> <id> <name> [--user U]", about: "Rename a session." },
   export: {
     run: exportCommand,
     usage: "export <url> [--out FILE]",
-    about: "Write every session with its runs as NDJSON (stdout by default), streaming.",
+    about: "Write every session with its runs as NDJSON (stdout by default), a page at a time.",
+    options: "  --out FILE   written as FILE.partial, renamed to FILE once complete",
   },
   import: {
     run: importCommand,
     usage: "import <url> [--in FILE] [--on-conflict skip|overwrite|fail]",
-    about: "Read NDJSON from export. With fail (default) or overwrite, a bad line imports nothing.",
+    about: "Read NDJSON written by export (stdin by default). With fail (default) or overwrite the file is " +
+      "checked first and a bad line imports nothing; with skip good lines are imported and bad ones reported.",
+    options: ON_CONFLICT + " (default fail)\n  --mode M     default: the mode in the file's header",
   },
   copy: {
     run: copy,
     usage: "copy <from-url> <to-url> [--on-conflict skip|overwrite|fail]",
-    about: "Copy every session with its runs, keeping times and versions; skip (default) makes a re-run resume.",
+    about: "Copy every session with its runs, keeping times and versions; with skip (the default) a re-run " +
+      "after an interruption copies only what is missing.",
+    options: ON_CONFLICT + " (default skip)",
   },
-  migrate: { run: migrate, usage: "migrate <url>", about: "Create or migrate the storage layout; prints versions." },
-  stats: { run: stats, usage: "stats <url> [--json]", about: "Counts per mode, users, oldest and newest, bytes." },
+  migrate: {
+    run: migrate,
+    usage: "migrate <url>",
+    about: "Create the storage's layout or migrate it; prints libSQL schema versions before and after.",
+  },
+  stats: {
+    run: stats,
+    usage: "stats <url> [--json]",
+    about: "Per mode (every mode unless --mode): sessions, distinct users, oldest and newest, bytes as JSON.",
+  },
   "import-agno": {
     run: importAgno,
-    usage: "import-agno <agno.db|agno-json-dir> <to-url> [--mode M] [--source-table T] [--on-conflict …]",
-    about: "Import Python agno v1 storage (SQLite tables or JsonStorage files).",
+    usage: "import-agno <agno.db|agno-json-dir> <to-url> [--mode M] [--table T] [--target-table T] [--on-conflict …]",
+    about: "Import Python agno v1 storage: a SqliteStorage database or a JsonStorage directory.",
+    options: [
+      "  --table T          agno's SQLite table (default <mode>_sessions, e.g. agent_sessions)",
+      "  --target-table T   libSQL table of the target",
+      ON_CONFLICT + " (default skip)",
+    ].join("\n"),
   },
 };
 
 function help(): string {
   const lines = ["usage: agentstate <command> [options]", "", "commands:"];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.about}`);
-  lines.push(
-    "",
-    `storage URLs: ${URLS}`,
-    "options of every command:",
-    COMMON,
-    "",
-    "agentstate <command> --help for more.",
-  );
+  lines.push("", `storage URLs: ${URLS}`, "", "options of every command:", COMMON, "");
+  lines.push("exit codes: 0 ok, 1 failure, 2 usage error.  agentstate <command> --help for more.");
   return lines.join("\n");
 }
 
-/** Runs the CLI with `args`; returns the exit code. */
+function commandHelp(c: Command): string {
+  const options = c.options ? `options:\n${c.options}\n` : "";
+  return `usage: agentstate ${c.usage}\n\n${c.about}\n\n${options}options of every command:\n${COMMON}\n\n` +
+    `storage URLs: ${URLS}`;
+}
+
+/** Runs the CLI with `args` (without the program name); returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === "--help" || name === "-h" || name === "help") {
     console.log(help());
-    return name === undefined ? 2 : 0;
+    return 0;
+  }
+  if (name === undefined) {
+    console.error(help());
+    return 2;
   }
   const command = COMMANDS[name];
   try {
     if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; see agentstate --help`);
-    if (rest.includes("--help") || rest.includes("-h")) {
-      console.log(`usage: agentstate ${command.usage}\n\n${command.about}\n\nstorage URLs: ${URLS}\n${COMMON}`);
+    const end = rest.indexOf("--");
+    if ((end === -1 ? rest : rest.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
+      console.log(commandHelp(command));
       return 0;
     }
     await command.run(rest);
     return 0;
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).replaceAll("\n", " ");
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
     console.error(`agentstate: ${message}`);
-    return error instanceof UsageError ? 2 : 1;
+    return error instanceof UsageError || error instanceof ValidationError ? 2 : 1;
   }
 }
 

@@ -6,7 +6,7 @@
  * then one line per session: `{"session": {…}, "runs": [{seq, createdAt, run}, …]}`.
  */
 import {
-  parseSessionRecord,
+  MemoryStorage,
   type RunRecord,
   type Session,
   type SessionExport,
@@ -14,11 +14,12 @@ import {
   type StorageOf,
   ValidationError,
 } from "../mod.ts";
-import { open, parse, print } from "./args.ts";
+import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { Progress } from "./progress.ts";
 
-const BATCH = 500;
+/** Sessions per `importSessions` call and per listing page. */
+export const BATCH = 500;
 
 /** Feeds entries to `importSessions` in batches, counting what was imported and skipped. */
 export class BatchImporter {
@@ -27,6 +28,7 @@ export class BatchImporter {
   /** Sessions left alone because they existed. */
   skipped = 0;
   #batch: SessionExport<Session>[] = [];
+  #ids = new Set<string>();
   #storage: StorageOf<SessionMode>;
   #onConflict: "skip" | "overwrite" | "fail";
   #progress: Progress;
@@ -38,9 +40,11 @@ export class BatchImporter {
     this.#progress = progress;
   }
 
-  /** Queues an entry; imports a batch when it is full. */
+  /** Queues an entry; imports a batch when it is full or already holds the same id (a later entry wins). */
   async add(entry: SessionExport<Session>): Promise<void> {
+    if (this.#ids.has(entry.session.sessionId)) await this.flush();
     this.#batch.push(entry);
+    this.#ids.add(entry.session.sessionId);
     if (this.#batch.length >= BATCH) await this.flush();
   }
 
@@ -52,10 +56,11 @@ export class BatchImporter {
     this.skipped += result.skipped;
     this.#progress.add(this.#batch.length);
     this.#batch = [];
+    this.#ids.clear();
   }
 }
 
-/** Every session of `storage`, oldest first, page by page, with its runs. */
+/** Every session of `storage`, oldest first, a page at a time, each with its whole run log (read in pages). */
 export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<SessionExport<Session>> {
   let cursor: string | null = null;
   do {
@@ -82,60 +87,118 @@ export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<
   } while (cursor !== null);
 }
 
-/** Lines of a file (or stdin for `-`), decoded as a stream. */
-async function* lines(path: string): AsyncGenerator<string> {
+/** Non-empty lines of a file (or stdin for `-`) with their 1-based numbers, decoded as a stream. */
+async function* lines(path: string): AsyncGenerator<[number, string]> {
   const file = path === "-" ? Deno.stdin : await Deno.open(path);
   let rest = "";
+  let number = 0;
   for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
     const parts = (rest + chunk).split("\n");
     rest = parts.pop()!;
-    yield* parts;
+    for (const part of parts) {
+      number++;
+      const line = part.endsWith("\r") ? part.slice(0, -1) : part;
+      if (line.trim() !== "") yield [number, line];
+    }
   }
-  if (rest !== "") yield rest;
+  if (rest.trim() !== "") yield [number + 1, rest];
 }
 
-function onConflictOf(value: string | undefined, fallback: "skip" | "overwrite" | "fail") {
-  const v = value ?? fallback;
-  if (v !== "skip" && v !== "overwrite" && v !== "fail") {
-    throw new UsageError("--on-conflict must be skip, overwrite or fail");
-  }
-  return v;
+/** The header line of an export. */
+interface Header {
+  agentstate: "export";
+  version: 1;
+  mode: SessionMode;
 }
 
-/** `export <url> [--out file]`. */
+/** Reads the header, if the first line is one; returns it and the remaining lines. */
+async function openExport(path: string): Promise<{ header: Header | null; rest: AsyncGenerator<[number, string]> }> {
+  const all = lines(path);
+  const first = await all.next();
+  if (first.done) return { header: null, rest: all };
+  const [number, line] = first.value;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch { /* not a header: reported as a bad line by the caller */ }
+  if (typeof parsed === "object" && parsed !== null && "agentstate" in parsed) {
+    const h = parsed as Partial<Header>;
+    if (h.agentstate !== "export" || h.version !== 1) {
+      throw new Error(`line ${number}: not an agentstate export of version 1 (${line.slice(0, 80)})`);
+    }
+    return { header: { agentstate: "export", version: 1, mode: modeOf(h.mode ?? "agent") }, rest: all };
+  }
+  return {
+    header: null,
+    rest: (async function* () {
+      yield first.value;
+      yield* all;
+    })(),
+  };
+}
+
+/** Checks entries exactly as `importSessions` will, on a scratch in-memory storage. */
+export class EntryChecker {
+  #scratch: MemoryStorage<SessionMode>;
+
+  /** A checker for sessions of `mode`. */
+  constructor(mode: SessionMode) {
+    this.#scratch = new MemoryStorage({ mode });
+  }
+
+  /** Validates `entry`; throws an `Error` starting with `where` and naming the bad fields. */
+  async check(entry: unknown, where: string): Promise<SessionExport<Session>> {
+    try {
+      await this.#scratch.importSessions([entry] as never, { onConflict: "overwrite" });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const shown = error.issues.slice(0, 3).map((i) => `${i.path.slice(1).join(".") || "entry"}: ${i.message}`);
+      throw new Error(`${where}: ${shown.join("; ")}`);
+    }
+    const valid = entry as SessionExport<Session>;
+    await this.#scratch.deleteSession(valid.session.sessionId);
+    return valid;
+  }
+
+  /** Parses and validates one NDJSON line; throws an `Error` naming its number. */
+  checkLine(line: string, number: number): Promise<SessionExport<Session>> {
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch (error) {
+      throw new Error(`line ${number}: not JSON (${(error as Error).message})`);
+    }
+    return this.check(entry, `line ${number}`);
+  }
+}
+
+/** `export <url> [--out file]`: NDJSON on stdout or in a file (written aside, then renamed into place). */
 export async function exportCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { out: { type: "string", short: "o" } });
-  await using storage = await open(positionals[0], values);
-  const file = values.out
-    ? await Deno.open(values.out, { write: true, create: true, truncate: true, mode: 0o600 })
-    : null;
+  if (positionals.length !== 1) throw new UsageError("export takes one storage URL");
+  const out = str(values, "out");
+  await using storage = await open(positionals[0], values, { mustExist: true });
+  const partial = out === undefined || out === "-" ? null : `${out}.partial`;
+  const file = partial ? await Deno.open(partial, { write: true, create: true, truncate: true, mode: 0o600 }) : null;
   const writer = (file ? file.writable : Deno.stdout.writable).getWriter();
   const encoder = new TextEncoder();
-  const progress = new Progress("export", { quiet: values.quiet });
+  const progress = new Progress("export", { quiet: values.quiet === true });
+  let ok = false;
   try {
-    await writer.write(encoder.encode(JSON.stringify({ agentstate: "export", version: 1, mode: storage.mode }) + "\n"));
+    const header: Header = { agentstate: "export", version: 1, mode: storage.mode };
+    await writer.write(encoder.encode(JSON.stringify(header) + "\n"));
     for await (const entry of readAll(storage)) {
       await writer.write(encoder.encode(JSON.stringify(entry) + "\n"));
       progress.add();
     }
+    ok = true;
   } finally {
-    if (file) await writer.close();
+    if (file) await writer.close().catch(() => {});
     else writer.releaseLock();
+    if (partial && !ok) await Deno.remove(partial).catch(() => {});
   }
+  if (partial) await Deno.rename(partial, out!);
   progress.done(`${progress.count} session(s)`);
-}
-
-/** Reads and checks one NDJSON line; throws naming the line. */
-function parseLine(line: string, number: number, mode: SessionMode): SessionExport<Session> {
-  try {
-    const entry = JSON.parse(line) as { session?: unknown; runs?: unknown };
-    const session = parseSessionRecord(mode, entry?.session);
-    if (entry.runs !== undefined && !Array.isArray(entry.runs)) throw new Error("runs is not an array");
-    return { session, runs: (entry.runs ?? []) as RunRecord[] };
-  } catch (error) {
-    const detail = error instanceof ValidationError || error instanceof SyntaxError ? error.message : String(error);
-    throw new Error(`line ${number}: ${detail}`);
-  }
 }
 
 /** `import <url> [--in file] [--on-conflict skip|overwrite|fail]`. */
@@ -144,39 +207,49 @@ export async function importCommand(args: string[]): Promise<void> {
     in: { type: "string", short: "i" },
     "on-conflict": { type: "string" },
   });
-  const onConflict = onConflictOf(values["on-conflict"], "fail");
-  const input = values.in ?? "-";
+  if (positionals.length !== 1) throw new UsageError("import takes one storage URL");
+  const onConflict = onConflictOf(str(values, "on-conflict"), "fail");
+  const input = str(values, "in") ?? "-";
   if (input === "-" && onConflict !== "skip") {
-    throw new UsageError("reading stdin allows one pass only: use --in <file>, or --on-conflict skip");
+    throw new UsageError("stdin can be read only once: use --in <file>, or --on-conflict skip");
   }
-  await using storage = await open(positionals[0], values);
-  const isHeader = (line: string) => line.startsWith('{"agentstate":');
-  const bad: string[] = [];
+  let { header, rest } = await openExport(input);
+  const mode = header && values.mode === undefined ? header.mode : modeOf(values.mode);
+  if (header && header.mode !== mode) {
+    throw new Error(`the export holds ${header.mode} sessions, not ${mode} ones (leave out --mode to use the file's)`);
+  }
+  await using storage = await open(positionals[0], values, { mode });
+  let total: number | undefined;
   if (onConflict !== "skip") {
     // First pass: every line must be valid, and with "fail" no id may exist, before anything is written.
-    let number = 0;
-    for await (const line of lines(input)) {
-      number++;
-      if (line.trim() === "" || isHeader(line)) continue;
-      const entry = parseLine(line, number, storage.mode);
-      if (onConflict === "fail" && await storage.read(entry.session.sessionId)) {
-        throw new Error(
-          `line ${number}: session ${JSON.stringify(entry.session.sessionId)} exists (--on-conflict fail)`,
-        );
+    const checker = new EntryChecker(mode);
+    const seen = new Map<string, number>();
+    for await (const [number, line] of rest) {
+      const { sessionId } = (await checker.checkLine(line, number)).session;
+      const previous = seen.get(sessionId);
+      if (onConflict === "fail" && previous !== undefined) {
+        throw new Error(`line ${number}: session ${JSON.stringify(sessionId)} already on line ${previous}`);
+      }
+      seen.set(sessionId, number);
+      if (onConflict === "fail" && await storage.read(sessionId)) {
+        throw new Error(`line ${number}: session ${JSON.stringify(sessionId)} exists (--on-conflict fail)`);
       }
     }
+    total = seen.size;
+    seen.clear();
+    ({ rest } = await openExport(input));
   }
-  const progress = new Progress("import", { quiet: values.quiet });
+  const progress = new Progress("import", { quiet: values.quiet === true, ...(total ? { total } : {}) });
   const importer = new BatchImporter(storage, onConflict, progress);
-  let number = 0;
-  for await (const line of lines(input)) {
-    number++;
-    if (line.trim() === "" || isHeader(line)) continue;
+  const checker = new EntryChecker(mode);
+  const bad: string[] = [];
+  for await (const [number, line] of rest) {
     let entry: SessionExport<Session>;
     try {
-      entry = parseLine(line, number, storage.mode);
+      entry = await checker.checkLine(line, number);
     } catch (error) {
       bad.push((error as Error).message);
+      if (values.quiet !== true && bad.length <= 20) console.error(`agentstate: skipping ${(error as Error).message}`);
       continue;
     }
     await importer.add(entry);
@@ -184,18 +257,19 @@ export async function importCommand(args: string[]): Promise<void> {
   await importer.flush();
   const { imported, skipped } = importer;
   progress.done(`${imported} imported, ${skipped} skipped, ${bad.length} bad line(s)`);
-  print(`imported ${imported}, skipped ${skipped}${bad.length ? `, bad lines: ${bad.length}` : ""}`);
+  print(`imported ${imported}, skipped ${skipped}${bad.length ? `, bad lines ${bad.length}` : ""}`);
   if (bad.length > 0) throw new Error(`${bad.length} line(s) could not be read; first: ${bad[0]}`);
 }
 
 /** `copy <from-url> <to-url> [--on-conflict skip|overwrite|fail]`: streams pages; re-running resumes. */
 export async function copy(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, { "on-conflict": { type: "string" } });
-  const onConflict = onConflictOf(values["on-conflict"], "skip");
+  const onConflict = onConflictOf(str(values, "on-conflict"), "skip");
   if (positionals.length !== 2) throw new UsageError("copy needs a source URL and a target URL");
-  await using source = await open(positionals[0], values);
+  if (positionals[0] === positionals[1]) throw new UsageError("copy needs two different storages");
+  await using source = await open(positionals[0], values, { mustExist: true });
   await using target = await open(positionals[1], values);
-  const progress = new Progress("copy", { quiet: values.quiet });
+  const progress = new Progress("copy", { quiet: values.quiet === true });
   const importer = new BatchImporter(target, onConflict, progress);
   for await (const entry of readAll(source)) await importer.add(entry);
   await importer.flush();
