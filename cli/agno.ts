@@ -28,18 +28,27 @@ function snake(field: string): string {
   return field.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 }
 
-/** A JSON object from a value or JSON text; `null` for NULL / JSON null; `undefined` when it is something else. */
-function asObject(value: unknown): JsonObject | null | undefined {
-  if (value === null || value === undefined) return null;
+/**
+ * Reads an agno JSON column (JSON text in SQLite, a value in JsonStorage files):
+ * `object` when it is a JSON object or null (SQLAlchemy stores `None` as the
+ * text `null`), else `other`: the parsed value, or the raw text when it is not JSON.
+ */
+function jsonColumn(value: unknown): { object: JsonObject | null } | { other: JsonValue } {
+  if (value === null || value === undefined) return { object: null };
   if (typeof value === "string") {
     try {
       value = JSON.parse(value);
     } catch {
-      return undefined;
+      return { other: value as string };
     }
-    if (value === null) return null;
   }
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? value as JsonObject : undefined;
+  if (value === null) return { object: null };
+  if (typeof value === "object" && !Array.isArray(value)) return { object: value as JsonObject };
+  return { other: plain(value) };
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Epoch seconds (number or numeric text) to integer milliseconds; `null` when absent or not a time. */
@@ -69,15 +78,15 @@ export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: n
   const objects: Record<string, JsonObject | null> = {};
   for (const field of f.objects) {
     const column = snake(field);
-    const object = asObject(row[column]);
-    if (object === undefined) leftovers[column] = plain(row[column]);
-    objects[field] = object ?? null;
+    const value = jsonColumn(row[column]);
+    if ("other" in value) leftovers[column] = value.other;
+    objects[field] = "object" in value ? value.object : null;
   }
   const name = objects.sessionData?.session_name;
   session.sessionName = typeof name === "string" && name !== "" ? name : null;
   let runs: RunRecord[] = [];
   const memory = objects.memory;
-  if (memory && Array.isArray(memory.runs) && memory.runs.every((r) => asObject(r))) {
+  if (memory && Array.isArray(memory.runs) && memory.runs.every(isObject)) {
     runs = (memory.runs as JsonObject[]).map((run, i) => ({
       seq: i + 1,
       createdAt: seconds(run.created_at) ?? updatedAt,
@@ -93,7 +102,8 @@ export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: n
   }
   const mapped = new Set([...COMMON, ...[...f.strings, ...f.objects].map(snake)]);
   for (const [column, value] of Object.entries(row)) {
-    if (!mapped.has(column) && value !== undefined) leftovers[column] = plain(value);
+    // An unknown column's NULL (a column added to some rows only) carries nothing worth keeping.
+    if (!mapped.has(column) && value !== undefined && value !== null) leftovers[column] = plain(value);
   }
   if (Object.keys(leftovers).length > 0) {
     session.extraData = { ...(session.extraData as JsonObject | null ?? {}), agno: leftovers };

@@ -80,7 +80,8 @@ const COMMANDS: Record<string, Command> = {
   stats: {
     run: stats,
     usage: "stats <url> [--json]",
-    about: "Per mode (every mode unless --mode): sessions, distinct users, oldest and newest, bytes as JSON.",
+    about:
+      "Count sessions, distinct users, oldest and newest createdAt and bytes as JSON; for every mode unless --mode.",
   },
   "import-agno": {
     run: importAgno,
@@ -96,14 +97,14 @@ const COMMANDS: Record<string, Command> = {
 
 function help(): string {
   const lines = ["usage: agentstate <command> [options]", "", "commands:"];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.about}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.about.split(/[.;:] /)[0]}`);
   lines.push("", `storage URLs: ${URLS}`, "", "options of every command:", COMMON, "");
   lines.push("exit codes: 0 ok, 1 failure, 2 usage error.  agentstate <command> --help for more.");
   return lines.join("\n");
 }
 
 function commandHelp(c: Command): string {
-  const options = c.options ? `options:\n${c.options}\n` : "";
+  const options = c.options ? `options:\n${c.options}\n\n` : "";
   return `usage: agentstate ${c.usage}\n\n${c.about}\n\n${options}options of every command:\n${COMMON}\n\n` +
     `storage URLs: ${URLS}`;
 }

@@ -133,6 +133,10 @@ Deno.test("JsonStorage: a writer killed mid-write leaves every session readable"
       const runs = await storage.getRuns("big", { limit: 1000 });
       assert.deepEqual(runs.runs.map((r) => r.seq), runs.runs.map((_, i) => i + 1), "no torn run is returned");
       await storage.listSessions();
+      // The killed writer may have held locks: the OS released them with the process, so writing goes on.
+      const after = await storage.upsert({ sessionId: "big", memory: { i: -1 } });
+      assert.equal(after.version, (big?.version ?? 0) + 1);
+      await storage.upsertMany([{ sessionId: "b1" }, { sessionId: "b2" }]);
     }
   } finally {
     await d.remove();
