@@ -66,3 +66,8 @@ export function payload(kb: number, seed = 0): JsonObject {
   }
   return { messages, summary: `session ${seed}` };
 }
+
+/** A Mastra thread standing in for a session: `resourceId` plays `userId`, `metadata` plays `memory`. */
+export function mastraThread(id: string, resourceId: string, metadata: JsonObject) {
+  return { id, resourceId, title: id, createdAt: new Date(), updatedAt: new Date(), metadata };
+}

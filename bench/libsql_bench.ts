@@ -5,7 +5,7 @@
 import { createClient } from "@libsql/client";
 import { LibSQLStore } from "@mastra/libsql";
 import { LibsqlStorage } from "../backends/libsql.ts";
-import { measure, type Measurement, payload, table } from "./harness.ts";
+import { mastraThread, measure, type Measurement, payload, table } from "./harness.ts";
 
 /** Options of a bench section. */
 export interface SectionOptions {
@@ -84,14 +84,7 @@ export async function libsqlSection({ smoke, dir }: SectionOptions): Promise<str
   const mastraStore = new LibSQLStore({ id: "bench", url: `file:${dir}/mastra.db` });
   await mastraStore.init();
   const mastra = (await mastraStore.getStore("memory"))!;
-  const thread = (id: string, resourceId: string) => ({
-    id,
-    resourceId,
-    title: id,
-    createdAt: new Date(),
-    updatedAt: new Date(),
-    metadata: small,
-  });
+  const thread = (id: string, resourceId: string) => mastraThread(id, resourceId, small);
   for (let i = 0; i < stored; i++) await mastra.saveThread({ thread: thread(`seed-${i}`, `user-${i % 50}`) });
 
   const rows: [Measurement, Measurement, Measurement | null][] = [];

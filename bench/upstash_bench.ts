@@ -3,7 +3,7 @@ import { UpstashStore } from "@mastra/upstash";
 import { UpstashRedisStorage } from "../backends/upstash.ts";
 import { startRedisServer } from "../tests/support/resp.ts";
 import { startUpstashBridge } from "../tests/support/upstash_bridge.ts";
-import { measure, payload, table } from "./harness.ts";
+import { mastraThread, measure, payload, table } from "./harness.ts";
 import type { SectionOptions } from "./libsql_bench.ts";
 
 /** Runs the Upstash workloads and returns a Markdown section. */
@@ -18,15 +18,8 @@ export async function upstashSection({ smoke }: SectionOptions): Promise<string>
     const mastraStore = new UpstashStore({ id: "bench", url: bridge.url, token: bridge.token });
     await mastraStore.init();
     const mastra = (await mastraStore.getStore("memory"))!;
-    const thread = (id: string, resourceId: string) => ({
-      id,
-      resourceId,
-      title: id,
-      createdAt: new Date(),
-      updatedAt: new Date(),
-      metadata: small,
-    });
     const small = payload(2, 4);
+    const thread = (id: string, resourceId: string) => mastraThread(id, resourceId, small);
     let have = 0;
     for (const size of sizes) {
       for (let i = have; i < size; i++) await mastra.saveThread({ thread: thread(`s${i}`, `u${i % 4}`) });

@@ -191,7 +191,10 @@ Deno.test("Hrana server: a second write transaction waits for the first, or fail
       );
       assert.ok(Date.now() - started >= 90, "it retried until the busy timeout");
       const second = await client.transaction("write");
-      await assert.rejects(second.execute("INSERT INTO t VALUES (3)"), (e) => (e as LibsqlError).code === "SQLITE_BUSY");
+      await assert.rejects(
+        second.execute("INSERT INTO t VALUES (3)"),
+        (e) => (e as LibsqlError).code === "SQLITE_BUSY",
+      );
       second.close();
       await first.commit();
       assert.equal((await client.execute("SELECT count(*) AS c FROM t")).rows[0]!.c, 1n);
@@ -234,7 +237,9 @@ Deno.test("Hrana server: requests counted: execute 1, batch 1, transaction of 2 
       };
       const counts = {
         execute: await cost(() => client.execute({ sql: "INSERT INTO t VALUES (?)", args: [1n] })),
-        batch: await cost(() => client.batch(["INSERT INTO t VALUES (2)", "INSERT INTO t VALUES (2)", "SELECT 1"], "write")),
+        batch: await cost(() =>
+          client.batch(["INSERT INTO t VALUES (2)", "INSERT INTO t VALUES (2)", "SELECT 1"], "write")
+        ),
         transaction: await cost(async () => {
           const tx = await client.transaction("write");
           await tx.execute("INSERT INTO t VALUES (3)");
@@ -360,8 +365,28 @@ Deno.test("Hrana server: the pipeline protocol by hand (v3 JSON)", () =>
       },
     }]);
     const { step_results: results, step_errors: errors } = r.body.results[0].response.result;
-    assert.deepEqual(results.map((x: unknown) => x !== null), [false, true, false, true, false, true, false, true, true]);
-    assert.deepEqual(errors.map((x: unknown) => x !== null), [true, false, false, false, false, false, false, false, false]);
+    assert.deepEqual(results.map((x: unknown) => x !== null), [
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+      true,
+    ]);
+    assert.deepEqual(errors.map((x: unknown) => x !== null), [
+      true,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     assert.deepEqual(errors[0], { message: "no such table: nope", code: "SQLITE_ERROR" });
     assert.deepEqual(results[5].rows, [[{ type: "text", value: "named" }]]);
     assert.deepEqual(results[8].rows, [[{ type: "integer", value: "2" }]]);
@@ -378,7 +403,12 @@ Deno.test("Hrana server: the pipeline protocol by hand (v3 JSON)", () =>
     assert.equal(r.body.baton, null);
 
     // v2 works the same way; a fresh stream sees the committed rows.
-    r = await pipeline(server, null, [stmt("SELECT count(*) AS c FROM t", { want_rows: true }), { type: "close" }], "v2");
+    r = await pipeline(
+      server,
+      null,
+      [stmt("SELECT count(*) AS c FROM t", { want_rows: true }), { type: "close" }],
+      "v2",
+    );
     assert.deepEqual(r.body.results[0].response.result.rows, [[{ type: "integer", value: "4" }]]);
     r = await pipeline(server, null, [stmt("SELECT 1", { want_rows: false }), { type: "close" }]);
     assert.deepEqual(r.body.results[0].response.result.rows, []);

@@ -4,6 +4,7 @@ import { IDBFactory } from "fake-indexeddb";
 import { IndexedDbStorage } from "../backends/indexeddb.ts";
 import { CorruptRecordError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
+import { legacyAgentSession } from "./support/fixtures.ts";
 import { indexedDbBackend } from "./support/backends.ts";
 
 runConformance(indexedDbBackend());
@@ -48,21 +49,7 @@ Deno.test("IndexedDbStorage reads and upgrades a layout-1 database (fields inlin
   open.onupgradeneeded = () => {
     const store = open.result.createObjectStore("agent_sessions", { keyPath: "sessionId" });
     store.createIndex("created", ["createdAt", "k"]);
-    store.put({
-      sessionId: "old",
-      userId: "ada",
-      sessionName: "kept",
-      agentId: null,
-      teamSessionId: null,
-      memory: { turns: 3 },
-      sessionData: null,
-      extraData: null,
-      agentData: null,
-      createdAt: 1000,
-      updatedAt: 2000,
-      version: 7,
-      k: [111, 108, 100],
-    });
+    store.put({ ...legacyAgentSession(), k: [111, 108, 100] });
   };
   const db = await new Promise<typeof open.result>((resolve) => open.onsuccess = () => resolve(open.result));
   db.close();

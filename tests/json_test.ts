@@ -3,6 +3,7 @@ import { encodeFileName, JsonStorage } from "../backends/json.ts";
 import { CorruptRecordError } from "../session/errors.ts";
 import { HOSTILE_IDS, runConformance } from "./conformance.ts";
 import { jsonBackend } from "./support/backends.ts";
+import { legacyAgentSession } from "./support/fixtures.ts";
 import { killWhileWriting } from "./support/process.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -147,20 +148,7 @@ Deno.test("JsonStorage reads and appends to a layout-1 file (written before run 
   const d = await tempDir("json-legacy");
   try {
     await Deno.mkdir(`${d.path}/agent`, { recursive: true });
-    const legacy = {
-      sessionId: "old",
-      userId: "ada",
-      sessionName: "kept",
-      agentId: null,
-      teamSessionId: null,
-      memory: { turns: 3 },
-      sessionData: null,
-      extraData: null,
-      agentData: null,
-      createdAt: 1000,
-      updatedAt: 2000,
-      version: 7,
-    };
+    const legacy = legacyAgentSession();
     await Deno.writeTextFile(`${d.path}/agent/${await encodeFileName("old")}.json`, JSON.stringify(legacy, null, 2));
     await using storage = new JsonStorage({ dir: d.path });
     assert.deepEqual(await storage.read("old"), legacy);
