@@ -3,8 +3,10 @@ import { LIBSQL_SCHEMA_VERSION, LibsqlStorage, MODE_FIELDS, type Session, SESSIO
 import { modeOf, open, parse, parseCount, parseTime, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
+/** `YYYY-MM-DD hh:mm:ss` (UTC), or the raw number when it is beyond what `Date` represents. */
 function time(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString().replace("T", " ").slice(0, 19);
 }
 
 /** Control characters (a hostile id could move the cursor or clear the screen) shown as `?`. */
@@ -13,7 +15,8 @@ function printable(text: string): string {
 }
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.min(40, Math.max(...rows.map((r) => r[i]!.length))));
+  // Ids are never cut (they are what `show`, `rm` and `rename` take); other columns are cut at 40 characters.
+  const widths = rows[0]!.map((_, i) => Math.min(i === 0 ? Infinity : 40, Math.max(...rows.map((r) => r[i]!.length))));
   const cell = (text: string, width: number) =>
     text.length > width ? text.slice(0, width - 1) + "…" : text.padEnd(width);
   return rows.map((r) => r.map((c, i) => cell(printable(c), widths[i]!)).join("  ").trimEnd());

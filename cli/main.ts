@@ -4,7 +4,7 @@
  * backend, and import Python agno's storage.
  *
  *   deno task cli ls file:sessions.db --user ada
- *   deno install -g -A -n agentstate cli/main.ts   # then: agentstate --help
+ *   deno install -g -A -n agentstate --config deno.json cli/main.ts   # then: agentstate --help
  *
  * Exit codes: 0 ok, 1 failure, 2 usage error. Errors are one line on stderr.
  *
@@ -131,7 +131,9 @@ export async function main(args: string[]): Promise<number> {
     await command.run(rest);
     return 0;
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+    const message = error instanceof Deno.errors.BrokenPipe
+      ? "output closed before everything was written (broken pipe)"
+      : (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
     console.error(`agentstate: ${message}`);
     return error instanceof UsageError || error instanceof ValidationError ? 2 : 1;
   }

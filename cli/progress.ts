@@ -19,6 +19,7 @@ export class Progress {
     this.#tty = Deno.stderr.isTerminal();
     this.#color = this.#tty && !Deno.env.get("NO_COLOR");
     this.#total = options.total;
+    this.#lastLine = Date.now();
   }
 
   #write(text: string): void {
