@@ -1,5 +1,6 @@
 /** The Hrana test server, driven by the real `@libsql/client` over HTTP and by hand-written pipeline requests. */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { type Client, createClient as createNodeClient, LibsqlBatchError, LibsqlError } from "@libsql/client";
 import { createClient as createWebClient } from "@libsql/client/web";
 import { type HranaServer, type HranaServerOptions, startHranaServer } from "./support/hrana_server.ts";
@@ -56,7 +57,7 @@ for (const [name, create] of [["@libsql/client", createNodeClient], ["@libsql/cl
         assert.equal(client.protocol, "http");
         await client.execute("CREATE TABLE v (id INTEGER PRIMARY KEY, i INTEGER, f REAL, t TEXT, b BLOB, x)");
         const big = 2n ** 62n + 1n; // beyond 2^53
-        const text = "héllo wörld 😀 \u0000 after NUL";
+        const text = "héllo wörld 😀 ✓";
         const blob = new Uint8Array([0, 1, 2, 254, 255]);
         const inserted = await client.execute({
           sql: "INSERT INTO v (i, f, t, b, x) VALUES (?, ?, ?, ?, ?)",
@@ -85,6 +86,12 @@ for (const [name, create] of [["@libsql/client", createNodeClient], ["@libsql/cl
         assert.deepEqual([returned.rowsAffected, returned.rows.length], [2, 2]);
         const none = await client.execute("UPDATE v SET x = 1 WHERE id = 99 RETURNING id");
         assert.equal(none.rowsAffected, 0);
+        // Text with U+0000 is stored whole; the engine returns it cut at the NUL (see hrana_server.ts).
+        const nul = "before\u0000after ü";
+        await client.execute({ sql: "UPDATE v SET t = ? WHERE id = 2", args: [nul] });
+        const stored = (await client.execute("SELECT hex(t) AS h, t FROM v WHERE id = 2")).rows[0]!;
+        assert.equal(stored.h, Buffer.from(nul).toString("hex").toUpperCase());
+        assert.ok(nul.startsWith(stored.t as string));
         await assert.rejects(
           client.execute("SELECT * FROM missing"),
           (e) => e instanceof LibsqlError && e.code === "SQLITE_ERROR" && /no such table: missing/.test(e.message),
@@ -365,28 +372,9 @@ Deno.test("Hrana server: the pipeline protocol by hand (v3 JSON)", () =>
       },
     }]);
     const { step_results: results, step_errors: errors } = r.body.results[0].response.result;
-    assert.deepEqual(results.map((x: unknown) => x !== null), [
-      false,
-      true,
-      false,
-      true,
-      false,
-      true,
-      false,
-      true,
-      true,
-    ]);
-    assert.deepEqual(errors.map((x: unknown) => x !== null), [
-      true,
-      false,
-      false,
-      false,
-      false,
-      false,
-      false,
-      false,
-      false,
-    ]);
+    const ran = (list: unknown[]) => list.map((x) => x === null ? "-" : "x").join("");
+    assert.equal(ran(results), "-x-x-x-xx");
+    assert.equal(ran(errors), "x--------");
     assert.deepEqual(errors[0], { message: "no such table: nope", code: "SQLITE_ERROR" });
     assert.deepEqual(results[5].rows, [[{ type: "text", value: "named" }]]);
     assert.deepEqual(results[8].rows, [[{ type: "integer", value: "2" }]]);
@@ -471,3 +459,89 @@ Deno.test("Hrana server: the older { path } option still opens a file", () =>
       await server.stop();
     }
   }));
+
+Deno.test("Hrana server: lock conflicts: a fresh deferred write waits, a busy mid-transaction write only allows rollback", () =>
+  withServer({ token, busyTimeoutMs: 150 }, async (server) => {
+    const codes = (r: { body: Json }) => r.body.results.map((x: Json) => x.type === "ok" ? "ok" : x.error.code);
+    let a = await pipeline(server, null, [stmt("CREATE TABLE t (n INTEGER)"), stmt("BEGIN IMMEDIATE")]);
+    a = await pipeline(server, a.body.baton, [stmt("INSERT INTO t VALUES (1)")]);
+
+    // First statement of a deferred transaction: waits, then fails busy but leaves the transaction usable.
+    let b = await pipeline(server, null, [stmt("BEGIN DEFERRED"), stmt("INSERT INTO t VALUES (2)")]);
+    assert.deepEqual(codes(b), ["ok", "SQLITE_BUSY"]);
+    a = await pipeline(server, a.body.baton, [stmt("COMMIT")]);
+    b = await pipeline(server, b.body.baton, [stmt("INSERT INTO t VALUES (2)"), stmt("COMMIT")]);
+    assert.deepEqual(codes(b), ["ok", "ok"]);
+
+    // A transaction that has read, then finds the lock taken, can only roll back.
+    b = await pipeline(server, b.body.baton, [stmt("BEGIN"), stmt("SELECT count(*) FROM t")]);
+    a = await pipeline(server, a.body.baton, [stmt("BEGIN IMMEDIATE"), stmt("INSERT INTO t VALUES (3)")]);
+    b = await pipeline(server, b.body.baton, [
+      stmt("INSERT INTO t VALUES (4)"),
+      stmt("SELECT 1"),
+      { type: "get_autocommit" },
+      stmt("COMMIT"),
+      stmt("ROLLBACK"),
+      { type: "get_autocommit" },
+    ]);
+    assert.deepEqual(codes(b), ["SQLITE_BUSY", "SQLITE_BUSY", "ok", "SQLITE_BUSY", "ok", "ok"]);
+    assert.deepEqual([b.body.results[2].response.is_autocommit, b.body.results[5].response.is_autocommit], [
+      false,
+      true,
+    ]);
+    a = await pipeline(server, a.body.baton, [stmt("COMMIT"), { type: "close" }]);
+    b = await pipeline(server, b.body.baton, [
+      stmt("INSERT INTO t VALUES (5)"),
+      stmt("SELECT n FROM t ORDER BY n"),
+      { type: "close" },
+    ]);
+    assert.deepEqual(b.body.results[1].response.result.rows.flat().map((v: Json) => v.value), ["1", "2", "3", "5"]);
+  }));
+
+Deno.test("Hrana server: a write blocked by another process is retried on a new connection until the lock is free", () =>
+  withServer({ token }, (server, dbPath) =>
+    withClient(server, async (client) => {
+      await client.execute("CREATE TABLE t (n INTEGER)");
+      const outside = createNodeClient({ url: `file:${dbPath}` });
+      try {
+        const tx = await outside.transaction("write");
+        await tx.execute("INSERT INTO t VALUES (1)");
+        const insert = client.execute("INSERT INTO t VALUES (2)");
+        const begin = client.transaction("write").then(async (t) => {
+          await t.execute("INSERT INTO t VALUES (3)");
+          await t.commit();
+        });
+        // First write of a deferred transaction: retried on a new connection, in a new transaction.
+        const deferred = client.batch(["INSERT INTO t VALUES (4) RETURNING n"], "deferred");
+        assert.ok(await pendingAfter(insert, 200), "the write waits");
+        await tx.commit();
+        await insert;
+        await begin;
+        const [returned] = await deferred;
+        assert.deepEqual([returned!.rowsAffected, returned!.rows[0]!.n], [1, 4n]);
+        assert.deepEqual((await client.execute("SELECT n FROM t ORDER BY n")).rows.map((r) => r.n), [1n, 2n, 3n, 4n]);
+      } finally {
+        outside.close();
+      }
+    })));
+
+Deno.test("Hrana server: concurrent write transactions and batches all complete, one at a time", () =>
+  withServer({ token }, (server) =>
+    withClient(server, async (client) => {
+      await client.execute("CREATE TABLE counter (n INTEGER)");
+      await client.execute("INSERT INTO counter VALUES (0)");
+      const increments = Array.from({ length: 8 }, async () => {
+        const tx = await client.transaction("write");
+        const n = (await tx.execute("SELECT n FROM counter")).rows[0]!.n as bigint;
+        await delay(5);
+        await tx.execute({ sql: "UPDATE counter SET n = ?", args: [n + 1n] });
+        await tx.commit();
+      });
+      const batches = Array.from(
+        { length: 8 },
+        () => client.batch(["UPDATE counter SET n = n + 100", "UPDATE counter SET n = n + 1000"], "write"),
+      );
+      const deferred = Array.from({ length: 4 }, () => client.batch(["UPDATE counter SET n = n + 10000"], "deferred"));
+      await Promise.all([...increments, ...batches, ...deferred]);
+      assert.equal((await client.execute("SELECT n FROM counter")).rows[0]!.n, 8n + 8n * 1100n + 4n * 10000n);
+    })));

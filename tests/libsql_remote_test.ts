@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createClient } from "@libsql/client/web";
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { StorageError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
@@ -23,36 +22,6 @@ async function withServer(fn: (server: HranaServer, path: string) => Promise<voi
     await d.remove();
   }
 }
-
-Deno.test("Hrana test server: the real @libsql/client speaks to it (values, batches, transactions)", () =>
-  withServer(async (server) => {
-    const client = createClient({ url: server.url, authToken: token, intMode: "bigint" });
-    try {
-      await client.execute("CREATE TABLE t (i INTEGER, f REAL, s TEXT, b BLOB)");
-      const big = 2n ** 62n;
-      await client.execute({
-        sql: "INSERT INTO t VALUES (?, ?, ?, ?)",
-        args: [big, 1.5, "é😀", new Uint8Array([0, 1, 255])],
-      });
-      const row = (await client.execute("SELECT * FROM t")).rows[0]!;
-      assert.deepEqual([row.i, row.f, row.s, [...new Uint8Array(row.b as ArrayBuffer)]], [big, 1.5, "é😀", [
-        0,
-        1,
-        255,
-      ]]);
-      await assert.rejects(client.batch(["INSERT INTO t (i) VALUES (1)", "INSERT INTO nope VALUES (1)"], "write"));
-      assert.equal((await client.execute("SELECT count(*) AS n FROM t")).rows[0]!.n, 1n, "a failed batch rolls back");
-      const tx = await client.transaction("write");
-      await tx.execute("INSERT INTO t (i) VALUES (2)");
-      await tx.rollback();
-      const tx2 = await client.transaction("write");
-      await tx2.execute("INSERT INTO t (i) VALUES (3)");
-      await tx2.commit();
-      assert.deepEqual((await client.execute("SELECT i FROM t ORDER BY i")).rows.map((r) => r.i), [3n, big]);
-    } finally {
-      client.close();
-    }
-  }));
 
 Deno.test("LibsqlStorage over HTTP: one request per read, upsert, list page, rename, delete and append", () =>
   withServer(async (server) => {

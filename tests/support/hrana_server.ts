@@ -30,12 +30,25 @@
  * `SAVEPOINT` or a `sequence` that opens a transaction outside of one has it
  * rolled back when the statement ends.
  *
- * Locks: one thread runs every stream, so SQLite must never wait for a lock
- * itself (the holder could not commit meanwhile). Connections have no busy
- * timeout; the server retries a statement that fails with `SQLITE_BUSY`
- * between other requests until `busyTimeoutMs` has passed, so a transaction
- * waits for another to finish as with sqld. A `sequence` is not retried (part
- * of it may have run).
+ * Locks: the database is put in WAL mode, so reads never wait. One thread
+ * runs every stream, so SQLite must never wait for a lock itself (the holder
+ * could not commit meanwhile): connections have no busy timeout, and the
+ * server does the waiting between requests, up to `busyTimeoutMs`. A write
+ * (`BEGIN IMMEDIATE`, or a statement starting INSERT, UPDATE, DELETE,
+ * REPLACE, CREATE, DROP or ALTER outside of a transaction or first in a
+ * deferred one) waits while another stream of this server holds the write
+ * lock, then runs. A statement that still finds the database locked (another
+ * process, or a guess gone wrong) stays active inside the libsql engine,
+ * which poisons its connection: outside of a transaction, or first in a
+ * deferred one, the server drops the connection and retries on a new one
+ * until the busy timeout; later in a transaction, the statement fails with
+ * `SQLITE_BUSY` and the transaction can then only roll back. A `sequence` is
+ * never retried (part of it may have run). A dropped connection lingers until
+ * garbage collection and holds back WAL checkpoints meanwhile.
+ *
+ * Engine limits: a text value containing U+0000 is stored whole, but the
+ * engine returns it cut at the NUL. Positional and named arguments cannot be
+ * mixed in one statement.
  */
 import { Buffer } from "node:buffer";
 import {
@@ -63,8 +76,6 @@ export type HranaServerOptions =
     busyTimeoutMs?: number;
     /** How long an unused stream lives (10 000 ms). */
     idleTimeoutMs?: number;
-    /** Put the database in WAL mode at start (true). */
-    wal?: boolean;
   };
 
 /** A running server. */
@@ -121,6 +132,11 @@ interface StmtResult {
   last_insert_rowid: string | null;
 }
 
+/** What the server needs of a `ResultSet`. */
+type Result = Pick<ResultSet, "columns" | "columnTypes" | "rows" | "rowsAffected" | "lastInsertRowid">;
+
+const EMPTY: Result = { columns: [], columnTypes: [], rows: [], rowsAffected: 0, lastInsertRowid: undefined };
+
 interface ErrorBody {
   message: string;
   code: string;
@@ -137,6 +153,11 @@ interface Stream {
   client: Client;
   /** The open transaction, while SQLite is in one on this stream's connection. */
   tx: Transaction | undefined;
+  txMode: TransactionMode | undefined;
+  /** No statement has run in `tx` yet, so it can be begun again. */
+  txFresh: boolean;
+  /** A statement in the transaction found the database locked; only ROLLBACK is possible. */
+  poisoned: boolean;
   sqls: Map<number, string>;
   baton: string | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -144,6 +165,9 @@ interface Stream {
 }
 
 const BEGIN = /^\s*BEGIN(?:\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?(?:\s+(READONLY))?\s*;?\s*$/i;
+const ROLLBACK = /^\s*ROLLBACK(?:\s+TRANSACTION)?\s*;?\s*$/i;
+/** Statements that take the write lock (a guess that only decides whether to wait before trying). */
+const WRITE = /^\s*(?:INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b/i;
 const DML_RETURNING = /^\s*(?:WITH|INSERT|UPDATE|DELETE|REPLACE)\b[\s\S]*\bRETURNING\b/i;
 
 /** The transaction mode of a statement that only begins a transaction. */
@@ -214,8 +238,12 @@ function errorOf(error: unknown): ErrorBody {
 }
 
 function isBusy(error: unknown): boolean {
-  const e = error as { code?: unknown; extendedCode?: unknown };
-  return e?.code === "SQLITE_BUSY" && e.extendedCode !== "SQLITE_BUSY_SNAPSHOT";
+  return (error as { code?: unknown })?.code === "SQLITE_BUSY";
+}
+
+/** Outside of a transaction (a poisoned one counts as open until rolled back). */
+function isAutocommit(stream: Stream): boolean {
+  return stream.tx === undefined && !stream.poisoned;
 }
 
 function toFileUrl(path: string): string {
@@ -238,7 +266,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
   try {
     const setup = open();
     try {
-      if (options.wal ?? true) await setup.execute("PRAGMA journal_mode = WAL");
+      await setup.execute("PRAGMA journal_mode = WAL");
     } finally {
       setup.close();
     }
@@ -249,8 +277,80 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
 
   const streams = new Set<Stream>();
   const batons = new Map<string, Stream>();
+  /** Streams known to hold the write lock: in a write transaction, or a transaction that has written. */
+  const writers = new Set<Stream>();
+  let wakeups: (() => void)[] = [];
   let requests = 0;
   let stopped = false;
+
+  /** Wakes the statements waiting for the write lock, as it may be free now. */
+  const lockMayBeFree = () => {
+    const waiting = wakeups;
+    wakeups = [];
+    for (const wake of waiting) wake();
+  };
+
+  /**
+   * Waits until `lockMayBeFree()` or a short while (another process may hold
+   * the lock), not past `deadline`, and always through a timer, so that
+   * waiting streams cannot keep the event loop to themselves.
+   */
+  const waitForLock = (deadline: number, round: number) =>
+    new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        timer = setTimeout(done, 0);
+      };
+      const done = () => {
+        wakeups = wakeups.filter((w) => w !== wake);
+        resolve();
+      };
+      let timer = setTimeout(done, Math.max(0, Math.min(2 ** round, 50, deadline - Date.now())));
+      wakeups.push(wake);
+    });
+
+  /** Waits while another of this server's streams holds the write lock; a busy error once `deadline` passes. */
+  const waitForWriters = async (stream: Stream, deadline: number) => {
+    for (let round = 0; [...writers].some((w) => w !== stream); round++) {
+      if (stopped || Date.now() >= deadline) throw new HranaError("database is locked", "SQLITE_BUSY");
+      await waitForLock(deadline, round);
+    }
+  };
+
+  /** Leaves the stream's transaction, rolling back if SQLite is still in it. */
+  const endTransaction = (stream: Stream, mayRelease: boolean) => {
+    const tx = stream.tx;
+    stream.tx = undefined;
+    stream.txMode = undefined;
+    stream.txFresh = false;
+    stream.poisoned = false;
+    writers.delete(stream);
+    try {
+      tx?.close();
+    } finally {
+      if (tx && mayRelease) lockMayBeFree();
+    }
+  };
+
+  /** Forgets the transaction once SQLite has left it (COMMIT, ROLLBACK, an error that rolled back). */
+  const settle = (stream: Stream) => {
+    if (stream.tx?.closed) endTransaction(stream, true);
+  };
+
+  /**
+   * Gives the stream a new connection. A statement that failed with
+   * SQLITE_BUSY stays active inside the engine, so its connection could not
+   * commit again; it is dropped (and rolled back) instead.
+   */
+  const reconnect = (stream: Stream, mayRelease: boolean) => {
+    try {
+      endTransaction(stream, mayRelease);
+    } catch {
+      // the connection is dropped below either way
+    }
+    stream.client.close();
+    stream.client = open();
+  };
 
   const closeStream = (stream: Stream) => {
     if (stream.closed) return;
@@ -259,36 +359,86 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
     streams.delete(stream);
     if (stream.baton !== undefined) batons.delete(stream.baton);
     try {
-      stream.tx?.close();
+      endTransaction(stream, true);
     } finally {
-      stream.tx = undefined;
       stream.client.close();
     }
   };
 
-  /** Runs `op`, retrying while it fails with `SQLITE_BUSY`, until the busy timeout. */
-  const retryBusy = async <T>(op: () => Promise<T>): Promise<T> => {
-    const deadline = Date.now() + busyTimeoutMs;
-    for (let delay = 1;; delay = Math.min(delay * 2, 20)) {
+  const begin = async (stream: Stream, mode: TransactionMode, deadline: number) => {
+    for (let round = 0;; round++) {
+      if (mode === "write") await waitForWriters(stream, deadline);
       try {
-        return await op();
+        stream.tx = await stream.client.transaction(mode);
       } catch (error) {
-        if (!isBusy(error) || stopped || Date.now() + delay > deadline) throw error;
+        if (!isBusy(error)) throw error;
+        reconnect(stream, false);
+        if (stopped || Date.now() >= deadline) throw error;
+        await waitForLock(deadline, round);
+        continue;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      stream.txMode = mode;
+      stream.txFresh = true;
+      if (mode === "write") writers.add(stream);
+      return;
     }
   };
 
-  /** Forgets the transaction once SQLite has left it, returning the connection to the stream's client. */
-  const settle = (stream: Stream) => {
-    if (stream.tx?.closed) {
-      stream.tx.close();
-      stream.tx = undefined;
+  /**
+   * Runs one statement on the stream. Outside of a transaction, or first in
+   * a deferred one, a statement that finds the database locked is retried
+   * on a new connection until the busy timeout; later in a transaction, it
+   * leaves the transaction only able to roll back.
+   */
+  const run = async (stream: Stream, sql: string, args: InArgs = []): Promise<Result> => {
+    const deadline = Date.now() + busyTimeoutMs;
+    if (stream.poisoned) {
+      if (!ROLLBACK.test(sql)) {
+        throw new HranaError("database is locked; this transaction can only be rolled back", "SQLITE_BUSY");
+      }
+      reconnect(stream, true);
+      return EMPTY;
+    }
+    if (stream.tx === undefined) {
+      const mode = beginMode(sql);
+      if (mode !== undefined) {
+        await begin(stream, mode, deadline);
+        return EMPTY;
+      }
+    }
+    const writes = WRITE.test(sql);
+    for (let round = 0;; round++) {
+      const tx = stream.tx;
+      const restartable = tx === undefined || stream.txFresh;
+      if (restartable && writes) await waitForWriters(stream, deadline);
+      try {
+        const result = await (tx ?? stream.client).execute({ sql, args });
+        if (tx === undefined) lockMayBeFree();
+        else if (writes) writers.add(stream);
+        return result;
+      } catch (error) {
+        if (!isBusy(error)) throw error;
+        if (!restartable) {
+          stream.poisoned = true;
+          throw error;
+        }
+        const mode = stream.txMode;
+        reconnect(stream, false);
+        try {
+          if (stopped || Date.now() >= deadline) throw error;
+          await waitForLock(deadline, round);
+          if (mode !== undefined) await begin(stream, mode, deadline);
+        } catch (failure) {
+          // The client believes it is in a transaction: it must not go on in autocommit.
+          if (mode !== undefined) stream.poisoned = true;
+          throw failure;
+        }
+      } finally {
+        if (tx !== undefined && stream.tx === tx) stream.txFresh = false;
+        settle(stream);
+      }
     }
   };
-
-  const run = (stream: Stream, sql: string, args: InArgs = []): Promise<ResultSet> =>
-    retryBusy(() => (stream.tx ?? stream.client).execute({ sql, args })).finally(() => settle(stream));
 
   const sqlOf = (stream: Stream, sql: string | null | undefined, sqlId: number | null | undefined): string => {
     if (typeof sql === "string") return sql;
@@ -304,20 +454,19 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
     if (typeof stmt !== "object" || stmt === null) throw new HranaError("stmt must be an object", "PROTO");
     const sql = sqlOf(stream, stmt.sql, stmt.sql_id);
     const args = argsOf(stmt);
-    const mode = stream.tx === undefined ? beginMode(sql) : undefined;
-    if (mode !== undefined) {
-      stream.tx = await retryBusy(() => stream.client.transaction(mode));
-      return { cols: [], rows: [], affected_row_count: 0, last_insert_rowid: null };
-    }
-    // The embedded client reports no changes for statements that return rows.
+    // The embedded client reports no changes for statements that return rows,
+    // so they are read from the connection (functions only: no lock, no retry).
     const returning = DML_RETURNING.test(sql);
-    const before = returning ? (await run(stream, "SELECT total_changes()")).rows[0]![0] as bigint : 0n;
+    const peek = async (query: string) => (await (stream.tx ?? stream.client).execute(query)).rows[0]!;
+    const client = stream.client;
+    const before = returning ? (await peek("SELECT total_changes()"))[0] : undefined;
     const result = await run(stream, sql, args);
     let affected = result.rowsAffected;
     let lastRowid = result.lastInsertRowid;
     if (returning && result.columns.length > 0) {
-      const after = (await run(stream, "SELECT changes(), total_changes(), last_insert_rowid()")).rows[0]!;
-      affected = after[1] === before ? 0 : Number(after[0]);
+      const after = await peek("SELECT changes(), total_changes(), last_insert_rowid()");
+      // A retry on a new connection restarts the count.
+      affected = after[1] === (stream.client === client ? before : 0n) ? 0 : Number(after[0]);
       lastRowid = after[2] as bigint;
     }
     const width = result.columns.length;
@@ -329,6 +478,27 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
       affected_row_count: affected,
       last_insert_rowid: lastRowid === undefined ? null : String(lastRowid),
     };
+  };
+
+  const sequence = async (stream: Stream, sql: string) => {
+    if (stream.poisoned) {
+      throw new HranaError("database is locked; this transaction can only be rolled back", "SQLITE_BUSY");
+    }
+    const tx = stream.tx;
+    try {
+      await (tx ?? stream.client).executeMultiple(sql);
+      if (tx === undefined) lockMayBeFree();
+    } catch (error) {
+      // Part of the text may have run, so it is not retried.
+      if (isBusy(error)) {
+        if (tx === undefined) reconnect(stream, true);
+        else stream.poisoned = true;
+      }
+      throw error;
+    } finally {
+      stream.txFresh = false;
+      settle(stream);
+    }
   };
 
   const batch = async (stream: Stream, request: Batch) => {
@@ -350,7 +520,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
         case "or":
           return cond.conds.some(holds);
         case "is_autocommit":
-          return stream.tx === undefined;
+          return isAutocommit(stream);
         default:
           throw new HranaError(`unknown condition ${JSON.stringify((cond as { type?: unknown })?.type)}`, "PROTO");
       }
@@ -381,15 +551,9 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
         return { type: "execute", result: await execute(stream, request.stmt) };
       case "batch":
         return { type: "batch", result: await batch(stream, request.batch) };
-      case "sequence": {
-        const sql = sqlOf(stream, request.sql, request.sql_id);
-        try {
-          await (stream.tx ?? stream.client).executeMultiple(sql);
-        } finally {
-          settle(stream);
-        }
+      case "sequence":
+        await sequence(stream, sqlOf(stream, request.sql, request.sql_id));
         return { type: "sequence" };
-      }
       case "describe":
         throw new HranaError("describe is not supported by this test server", "NOT_SUPPORTED");
       case "store_sql":
@@ -405,7 +569,7 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
         stream.sqls.delete(request.sql_id);
         return { type: "close_sql" };
       case "get_autocommit":
-        return { type: "get_autocommit", is_autocommit: stream.tx === undefined };
+        return { type: "get_autocommit", is_autocommit: isAutocommit(stream) };
       default:
         throw new HranaError(
           `unknown request type ${JSON.stringify((request as { type?: unknown })?.type)}`,
@@ -437,7 +601,17 @@ export async function startHranaServer(options: HranaServerOptions): Promise<Hra
         const { message, code } = errorOf(error);
         return failure(500, message, code);
       }
-      stream = { client, tx: undefined, sqls: new Map(), baton: undefined, timer: undefined, closed: false };
+      stream = {
+        client,
+        tx: undefined,
+        txMode: undefined,
+        txFresh: false,
+        poisoned: false,
+        sqls: new Map(),
+        baton: undefined,
+        timer: undefined,
+        closed: false,
+      };
       streams.add(stream);
     } else {
       const known = typeof body.baton === "string" ? batons.get(body.baton) : undefined;
