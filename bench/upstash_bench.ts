@@ -1,8 +1,7 @@
 /** UpstashRedisStorage through the REST bridge: requests per operation and time at several store sizes. */
 import { UpstashStore } from "@mastra/upstash";
 import { UpstashRedisStorage } from "../backends/upstash.ts";
-import { startRedisServer } from "../tests/support/resp.ts";
-import { startUpstashBridge } from "../tests/support/upstash_bridge.ts";
+import { startRedisServer, startUpstashBridge } from "../tests/support/upstash_bridge.ts";
 import { mastraThread, measure, payload, table } from "./harness.ts";
 import type { SectionOptions } from "./libsql_bench.ts";
 

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { redisServerAvailable, startRedisServer } from "./support/resp.ts";
-import { startUpstashBridge } from "./support/upstash_bridge.ts";
+import { redisServerAvailable, startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
 import { startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
 

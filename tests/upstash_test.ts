@@ -4,8 +4,7 @@ import { UpstashRedisStorage } from "../backends/upstash.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
 import { skipRedis, upstashBackend } from "./support/backends.ts";
-import { RespConnection, startRedisServer } from "./support/resp.ts";
-import { startUpstashBridge, type UpstashBridge } from "./support/upstash_bridge.ts";
+import { RespConnection, startRedisServer, startUpstashBridge, type UpstashBridge } from "./support/upstash_bridge.ts";
 
 const ignore = await skipRedis();
 runConformance(upstashBackend(), { ignore });

@@ -13,9 +13,14 @@ import { MemoryStorage } from "../../backends/memory.ts";
 import { UpstashRedisStorage } from "../../backends/upstash.ts";
 import type { StoreTestInitializer } from "../conformance.ts";
 import { type HranaServer, startHranaServer } from "./hrana_server.ts";
-import { type RedisServer, redisServerAvailable, startRedisServer } from "./resp.ts";
 import { type TempDir, tempDir } from "./temp.ts";
-import { startUpstashBridge, type UpstashBridge } from "./upstash_bridge.ts";
+import {
+  type RedisServer,
+  redisServerAvailable,
+  startRedisServer,
+  startUpstashBridge,
+  type UpstashBridge,
+} from "./upstash_bridge.ts";
 
 /** Memory storages cannot share a place: each instance is its own store. */
 export function memoryBackend(): StoreTestInitializer {
