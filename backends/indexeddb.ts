@@ -8,19 +8,28 @@
  * Unicode code points, because IndexedDB compares strings by UTF-16 code
  * units while every backend orders ids by code point. Indexes serve every
  * listing path: `[createdAt, k]`, `[updatedAt, k]`, and the same behind
- * `userId` and behind the mode's entity id. A page opens a cursor on the
- * index that fits the filter, over the key range of the cursor position,
- * and reads about a page (filters the index does not cover are applied while
- * walking it).
+ * `userId`, behind `sessionName` and behind the mode's entity id (a session
+ * whose `userId`, name or entity is `null` is simply absent from that index).
+ * A page opens a cursor on the index that fits the filter (user first, then
+ * name, then entity), over the key range of the time bounds and the cursor
+ * position, and reads about a page: filters the chosen index does not cover,
+ * and TTL, are applied while walking it, so a page costs more only when many
+ * sessions in its range fail those filters.
  *
  * Every write is one `readwrite` transaction: the version and ownership
- * checks, the put and the indexes happen together or not at all. A
- * `versionchange` from another tab closes this connection; it reopens on next
- * use. Stores of a new mode are added by a version upgrade.
+ * checks, the put and the indexes happen together or not at all, and
+ * `upsertMany` aborts the whole transaction on the first refusal. Stores and
+ * indexes of a mode are added by a version upgrade when a storage of that
+ * mode first opens the database (storages of several modes may open it at
+ * once: each retries until its stores exist); `drop()` deletes this mode's
+ * stores by another upgrade. A `versionchange` from another storage or tab
+ * closes this connection and it reopens on next use; an upgrade blocked by a
+ * connection that never closes fails after `blockedTimeoutMs`.
  *
- * `idb-keyval` is used for what it offers that fits, turning requests into
- * promises; the rest is raw IndexedDB because idb-keyval has no indexes,
- * cursors over ranges or multi-store transactions.
+ * `idb-keyval` is used for what it offers that fits, `promisifyRequest`
+ * (requests as promises); the rest is raw IndexedDB because idb-keyval has a
+ * single key-value store per database, with no indexes, cursors over key
+ * ranges or transactions across stores.
  *
  * @module
  */
@@ -30,6 +39,7 @@ import {
   BaseSessionStorage,
   type ChangeContext,
   type RunQuery,
+  type SessionKey,
   type WriteContext,
 } from "../session/base.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, StorageError } from "../session/errors.ts";
@@ -129,11 +139,24 @@ export interface IndexedDbStorageOptions<M extends SessionMode = "agent"> extend
 }
 
 const MAX_NUMBER = Number.MAX_VALUE;
+const MAX_UPGRADE_ATTEMPTS = 20;
+/** Index name prefix and the field in front of the time (`null`: none; `"entity"`: the mode's entity id). */
+const INDEX_HEADS: [string, string | null][] = [
+  ["", null],
+  ["user_", "userId"],
+  ["name_", "sessionName"],
+  ["entity_", "entity"],
+];
 
 function codePoints(text: string): number[] {
   const out: number[] = [];
   for (const c of text) out.push(c.codePointAt(0)!);
   return out;
+}
+
+/** idb-keyval's `promisifyRequest`, typed for the structural types above (with or without the DOM library). */
+function settle<T>(request: Request<T>): Promise<T> {
+  return promisifyRequest(request as unknown as Parameters<typeof promisifyRequest>[0]) as Promise<T>;
 }
 
 function done(tx: Transaction): Promise<void> {
@@ -186,25 +209,52 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
     return this.#keyRange!.bound(lower, upper, lowerOpen, upperOpen);
   }
 
-  /** Opens the database at `version` (or the current one), upgrading with `upgrade`. */
-  #open(version: number | undefined, upgrade?: (db: Database) => void): Promise<Database> {
+  /**
+   * Opens the database at `version` (or the current one); `upgrade` runs in
+   * `onupgradeneeded`. Other connections get `versionchange` and close; if
+   * one does not within `blockedTimeoutMs`, the open fails (and its upgrade,
+   * should it start later, is aborted).
+   */
+  #open(version: number | undefined, upgrade: ((db: Database, tx: Transaction) => void) | null): Promise<Database> {
     const factory = this.#factory;
-    if (!factory || !this.#keyRange) {
-      return Promise.reject(new StorageError("indexeddb: IndexedDB is not available here (no indexedDB global)"));
+    if (!factory) {
+      return Promise.reject(
+        new StorageError("indexeddb: IndexedDB is not available here: no global indexedDB, and no indexedDB option", {
+          backend: this.backend,
+        }),
+      );
+    }
+    if (!this.#keyRange) {
+      return Promise.reject(
+        new StorageError("indexeddb: no global IDBKeyRange: pass the keyRange option that goes with indexedDB", {
+          backend: this.backend,
+        }),
+      );
     }
     return new Promise<Database>((resolve, reject) => {
+      let gaveUp = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const request =
         (version === undefined ? factory.open(this.dbName) : factory.open(this.dbName, version)) as OpenRequest;
-      const timer = setTimeout(() => {
-        reject(
-          new StorageError(`indexeddb: opening "${this.dbName}" is blocked by another connection that does not close`),
-        );
-      }, this.#blockedTimeoutMs);
-      request.onupgradeneeded = () => upgrade?.(request.result);
-      request.onblocked = () => {}; // other connections close on versionchange; the timer bounds the wait
+      request.onblocked = () => {
+        timer ??= setTimeout(() => {
+          gaveUp = true;
+          reject(
+            new StorageError(
+              `indexeddb: upgrading "${this.dbName}" is blocked by another connection that does not close`,
+              { backend: this.backend },
+            ),
+          );
+        }, this.#blockedTimeoutMs);
+      };
+      request.onupgradeneeded = () => {
+        if (gaveUp) request.transaction!.abort();
+        else upgrade?.(request.result, request.transaction!);
+      };
       request.onsuccess = () => {
         clearTimeout(timer);
         const db = request.result;
+        if (gaveUp) return db.close();
         db.onversionchange = () => {
           db.close();
           if (this.#db === db) this.#db = null;
@@ -213,37 +263,73 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
       };
       request.onerror = () => {
         clearTimeout(timer);
-        reject(request.error);
+        if (!gaveUp) reject(request.error);
       };
     });
   }
 
-  #createStores(db: Database): void {
-    const f = MODE_FIELDS[this.mode];
-    if (!db.objectStoreNames.contains(this.#sessions)) {
-      const store = db.createObjectStore(this.#sessions, { keyPath: "sessionId" });
-      store.createIndex("created", ["createdAt", "k"]);
-      store.createIndex("updated", ["updatedAt", "k"]);
-      store.createIndex("user_created", ["userId", "createdAt", "k"]);
-      store.createIndex("user_updated", ["userId", "updatedAt", "k"]);
-      store.createIndex("entity_created", [f.entity, "createdAt", "k"]);
-      store.createIndex("entity_updated", [f.entity, "updatedAt", "k"]);
+  /** Whether this mode's stores or any of their indexes are missing. */
+  #needsUpgrade(db: Database): boolean {
+    if (!db.objectStoreNames.contains(this.#sessions) || !db.objectStoreNames.contains(this.#runs)) return true;
+    const names = db.transaction([this.#sessions], "readonly").objectStore(this.#sessions).indexNames;
+    return this.#indexes().some(([name]) => !names.contains(name));
+  }
+
+  /** In `onupgradeneeded`: adds this mode's missing stores and indexes (an older layout gains its new indexes). */
+  #upgradeSchema(db: Database, tx: Transaction): void {
+    const store = db.objectStoreNames.contains(this.#sessions)
+      ? tx.objectStore(this.#sessions)
+      : db.createObjectStore(this.#sessions, { keyPath: "sessionId" });
+    for (const [name, keyPath] of this.#indexes()) {
+      if (!store.indexNames.contains(name)) store.createIndex(name, keyPath);
     }
     if (!db.objectStoreNames.contains(this.#runs)) db.createObjectStore(this.#runs, { keyPath: ["sessionId", "seq"] });
   }
 
+  /** The session store's indexes: name and key path. */
+  #indexes(): [string, string[]][] {
+    const out: [string, string[]][] = [];
+    for (const [prefix, head] of INDEX_HEADS) {
+      const field = head === "entity" ? MODE_FIELDS[this.mode].entity : head;
+      for (const [sort, time] of [["created", "createdAt"], ["updated", "updatedAt"]]) {
+        out.push([`${prefix}${sort}`, field === null ? [time!, "k"] : [field, time!, "k"]]);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Opens the database until `ready(db)`, upgrading it by one version with
+   * `upgrade` each time it is not: storages of other modes (or other tabs)
+   * may upgrade it at the same moment, so an upgrade can find its version
+   * taken (`VersionError`, or no upgrade event); then it tries again.
+   */
+  async #openUntil(ready: (db: Database) => boolean, upgrade: (db: Database, tx: Transaction) => void) {
+    let version: number | undefined;
+    for (let attempt = 0; attempt < MAX_UPGRADE_ATTEMPTS; attempt++) {
+      let db: Database;
+      try {
+        db = await this.#open(version, upgrade);
+      } catch (error) {
+        if (version === undefined || (error as { name?: string })?.name !== "VersionError") throw error;
+        version = undefined;
+        continue;
+      }
+      if (ready(db)) return db;
+      version = db.version + 1;
+      db.close();
+    }
+    throw new StorageError(`indexeddb: "${this.dbName}" kept being upgraded by other connections; try again`, {
+      backend: this.backend,
+    });
+  }
+
   async #database(): Promise<Database> {
     if (this.#db) return this.#db;
-    this.#opening ??= (async () => {
-      let db = await this.#open(undefined);
-      if (!db.objectStoreNames.contains(this.#sessions) || !db.objectStoreNames.contains(this.#runs)) {
-        const next = db.version + 1;
-        db.close();
-        db = await this.#open(next, (upgrading) => this.#createStores(upgrading));
-      }
-      this.#db = db;
-      return db;
-    })().finally(() => this.#opening = null);
+    this.#opening ??= this.#openUntil(
+      (db) => !this.#needsUpgrade(db),
+      (db, tx) => this.#upgradeSchema(db, tx),
+    ).then((db) => this.#db = db).finally(() => this.#opening = null);
     return await this.#opening;
   }
 
@@ -324,7 +410,7 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
   protected async doRead(sessionId: string): Promise<SessionOf<M> | null> {
     return await this.#transact(
       "readonly",
-      async (sessions) => this.#toSession(await promisifyRequest(sessions.get(sessionId))),
+      async (sessions) => this.#toSession(await settle(sessions.get(sessionId))),
     );
   }
 
@@ -334,27 +420,47 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
   }
 
   async #clearRuns(runs: Store, sessionId: string): Promise<void> {
-    await promisifyRequest(runs.delete(this.#range([sessionId, 0], [sessionId, MAX_NUMBER])));
+    await settle(runs.delete(this.#range([sessionId, 0], [sessionId, MAX_NUMBER])));
   }
 
-  /** One transaction: read, check and stamp each session, put them; any refusal aborts it whole. */
+  /**
+   * One transaction: reads every session of the batch, checks and stamps
+   * them in order (a refusal aborts the transaction whole), then puts them.
+   * Requests are issued together, not one round trip after another.
+   */
   protected async doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]> {
     return await this.#transact("readwrite", async (sessions, runs) => {
-      const out: SessionOf<M>[] = [];
-      for (const content of batch) {
-        const stored = this.#liveRecord(await promisifyRequest(sessions.get(content.sessionId)), context.liveAfter);
-        const previous = stored ? this.#toSession(stored) : null;
-        const next = applyUpsert(previous, content, context.expectedVersion, context.now);
-        if (previous === null) await this.#clearRuns(runs, content.sessionId);
-        await promisifyRequest(sessions.put(this.#toRecord(next, previous ? Number(stored!.runCount ?? 0) : 0)));
-        out.push(next);
+      const ids = [...new Set(batch.map((content) => content.sessionId))];
+      const stored = new Map(await Promise.all(ids.map(async (id) => [id, await settle(sessions.get(id))] as const)));
+      // Per id: the session as the batch leaves it, its run count, and whether old runs must go.
+      const staged = new Map<string, { session: SessionOf<M> | null; runCount: number; clear: boolean }>();
+      const out = batch.map((content) => {
+        const id = content.sessionId;
+        let previous = staged.get(id);
+        if (previous === undefined) {
+          const record = stored.get(id);
+          const live = this.#liveRecord(record, context.liveAfter);
+          // An expired session written again starts afresh, without its old runs.
+          previous = live
+            ? { session: this.#toSession(live), runCount: Number(live.runCount ?? 0), clear: false }
+            : { session: null, runCount: 0, clear: record !== undefined };
+        }
+        const next = applyUpsert(previous.session, content, context.expectedVersion, context.now);
+        staged.set(id, { ...previous, session: next });
+        return next;
+      });
+      const writes: Promise<unknown>[] = [];
+      for (const [id, { session, runCount, clear }] of staged) {
+        if (clear) writes.push(this.#clearRuns(runs, id));
+        writes.push(settle(sessions.put(this.#toRecord(session!, runCount))));
       }
+      await Promise.all(writes);
       return cloneJson(out);
     });
   }
 
   async #owned(sessions: Store, sessionId: string, context: { userId?: string; liveAfter: number | null }) {
-    const record = this.#liveRecord(await promisifyRequest(sessions.get(sessionId)), context.liveAfter);
+    const record = this.#liveRecord(await settle(sessions.get(sessionId)), context.liveAfter);
     if (!record) return null;
     return context.userId !== undefined && record.userId !== context.userId ? null : record;
   }
@@ -363,7 +469,7 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
   protected async doDelete(sessionId: string, context: ChangeContext): Promise<boolean> {
     return await this.#transact("readwrite", async (sessions, runs) => {
       if (!await this.#owned(sessions, sessionId, context)) return false;
-      await promisifyRequest(sessions.delete(sessionId));
+      await settle(sessions.delete(sessionId));
       await this.#clearRuns(runs, sessionId);
       return true;
     });
@@ -379,18 +485,24 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
       const record = await this.#owned(sessions, sessionId, context);
       if (!record) return null;
       const next = { ...record, sessionName, updatedAt: context.now, version: Number(record.version) + 1 };
-      await promisifyRequest(sessions.put(next));
+      await settle(sessions.put(next));
       return this.#toSession(next);
     });
   }
 
-  /** A cursor over the index that fits the filter, from the cursor position, until a page matched. */
-  protected async doList(query: ListQuery): Promise<SessionOf<M>[]> {
+  /**
+   * Walks the index that fits the filter (user, else name, else entity, else
+   * none) in the query's order, over the key range of its time bounds and
+   * cursor position, until `limit + 1` records pass the other filters and TTL.
+   * Records are checked before they are parsed; only those kept are parsed.
+   */
+  async #walk(query: ListQuery): Promise<Record<string, unknown>[]> {
     const factory = this.#factory!;
     const sort = query.sortBy === "createdAt" ? "created" : "updated";
     let head: Key[] = [];
     let index = sort;
     if (query.userId !== undefined) [head, index] = [[query.userId], `user_${sort}`];
+    else if (query.sessionName !== undefined) [head, index] = [[query.sessionName], `name_${sort}`];
     else if (query.entityId !== undefined) [head, index] = [[query.entityId], `entity_${sort}`];
     const after = query.sortBy === "createdAt" ? query.createdAfter : query.updatedAfter;
     const before = query.sortBy === "createdAt" ? query.createdBefore : query.updatedBefore;
@@ -406,24 +518,37 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
     }
     if (factory.cmp(lower, upper) > 0) return [];
     const range = this.#range(lower, upper, lowerOpen, upperOpen);
+    const filter = { ...query, after: null };
     return await this.#transact("readonly", (sessions) =>
-      new Promise<SessionOf<M>[]>((resolve, reject) => {
-        const out: SessionOf<M>[] = [];
+      new Promise<Record<string, unknown>[]>((resolve, reject) => {
+        const out: Record<string, unknown>[] = [];
         const request = sessions.index(index).openCursor(range, query.order === "asc" ? "next" : "prev");
         request.onerror = () => reject(request.error);
         request.onsuccess = () => {
           const cursor = request.result;
           if (!cursor) return resolve(out);
-          try {
-            const session = this.#toSession(cursor.value)!;
-            if (matchesQuery(session, { ...query, after: null }, this.mode)) out.push(session);
-          } catch (error) {
-            return reject(error);
-          }
+          // The fields matchesQuery reads (ids, name, entity, times) are stored as plain values.
+          if (matchesQuery(cursor.value as unknown as SessionOf<M>, filter, this.mode)) out.push(cursor.value);
           if (out.length > query.limit) resolve(out);
           else cursor.continue();
         };
       }));
+  }
+
+  /** A cursor over the index that fits the filter, from the cursor position, until a page matched. */
+  protected async doList(query: ListQuery): Promise<SessionOf<M>[]> {
+    return (await this.#walk(query)).map((record) => this.#toSession(record)!);
+  }
+
+  /** As `doList`, without parsing the sessions' content. */
+  protected override async doListKeys(query: ListQuery): Promise<SessionKey[]> {
+    return (await this.#walk(query)).map((r) => {
+      const { sessionId, createdAt, updatedAt } = r;
+      if (typeof sessionId !== "string" || typeof createdAt !== "number" || typeof updatedAt !== "number") {
+        return this.#toSession(r)!; // throws CorruptRecordError naming the record
+      }
+      return { sessionId, createdAt, updatedAt };
+    });
   }
 
   /** One transaction: checks, puts the runs, bumps the version. */
@@ -433,21 +558,20 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
     context: AppendContext,
   ): Promise<AppendRunsResult> {
     return await this.#transact("readwrite", async (sessions, runStore) => {
-      const record = this.#liveRecord(await promisifyRequest(sessions.get(sessionId)), context.liveAfter);
+      const record = this.#liveRecord(await settle(sessions.get(sessionId)), context.liveAfter);
       if (!record) throw new SessionNotFoundError(sessionId, { backend: this.backend });
       const session = this.#toSession(record)!;
       checkWrite(sessionId, session, context.userId, context.expectedVersion);
       const start = Number(record.runCount ?? 0);
-      for (const [i, run] of runs.entries()) {
-        await promisifyRequest(
-          runStore.put({ sessionId, seq: start + i + 1, createdAt: context.now, run: JSON.stringify(run) }),
-        );
-      }
       const version = session.version + 1;
-      await promisifyRequest(
-        sessions.put({ ...record, updatedAt: context.now, version, runCount: start + runs.length }),
-      );
-      return { version, runCount: start + runs.length };
+      const runCount = start + runs.length;
+      await Promise.all([
+        ...runs.map((run, i) =>
+          settle(runStore.put({ sessionId, seq: start + i + 1, createdAt: context.now, run: JSON.stringify(run) }))
+        ),
+        settle(sessions.put({ ...record, updatedAt: context.now, version, runCount })),
+      ]);
+      return { version, runCount };
     });
   }
 
@@ -476,35 +600,40 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
     });
   }
 
-  /** One transaction for the whole import. */
+  /** One transaction for the whole import; its reads, then its writes, issued together. */
   protected override async doImport(
     entries: SessionExport<SessionOf<M>>[],
     onConflict: "skip" | "overwrite" | "fail",
     liveAfter: number | null,
   ): Promise<ImportResult> {
     return await this.#transact("readwrite", async (sessions, runs) => {
+      const stored = await Promise.all(entries.map((e) => settle(sessions.get(e.session.sessionId))));
+      const existing = stored.map((record) => this.#liveRecord(record, liveAfter));
+      const clash = existing.findIndex((record) => record !== null);
+      if (clash >= 0 && onConflict === "fail") {
+        const id = entries[clash]!.session.sessionId;
+        throw new ConflictError(id, 0, Number(existing[clash]!.version), { backend: this.backend });
+      }
+      const writes: Promise<unknown>[] = [];
       let imported = 0;
-      for (const { session, runs: log } of entries) {
-        const existing = this.#liveRecord(await promisifyRequest(sessions.get(session.sessionId)), liveAfter);
-        if (existing && onConflict === "fail") {
-          throw new ConflictError(session.sessionId, 0, Number(existing.version), { backend: this.backend });
-        }
-        if (existing && onConflict === "skip") continue;
-        await this.#clearRuns(runs, session.sessionId);
+      for (const [i, { session, runs: log }] of entries.entries()) {
+        if (existing[i] && onConflict === "skip") continue;
+        if (stored[i] !== undefined) writes.push(this.#clearRuns(runs, session.sessionId));
         for (const r of log) {
-          await promisifyRequest(runs.put({ sessionId: session.sessionId, ...r, run: JSON.stringify(r.run) }));
+          writes.push(settle(runs.put({ sessionId: session.sessionId, ...r, run: JSON.stringify(r.run) })));
         }
-        await promisifyRequest(sessions.put(this.#toRecord(session, log.length)));
+        writes.push(settle(sessions.put(this.#toRecord(session, log.length))));
         imported++;
       }
+      await Promise.all(writes);
       return { imported, skipped: entries.length - imported };
     });
   }
 
-  /** Walks the `updated` index up to `liveAfter`, deleting sessions and their runs. */
+  /** One transaction: walks the `updated` index up to `liveAfter`, deleting sessions and their runs. */
   protected async doPurge(liveAfter: number): Promise<number> {
-    const expired = await this.#transact("readonly", (sessions) =>
-      new Promise<string[]>((resolve, reject) => {
+    return await this.#transact("readwrite", async (sessions, runs) => {
+      const expired = await new Promise<string[]>((resolve, reject) => {
         const ids: string[] = [];
         const request = sessions.index("updated").openCursor(this.#range([-MAX_NUMBER], [liveAfter, [Infinity]]));
         request.onerror = () => reject(request.error);
@@ -514,32 +643,27 @@ export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessi
           ids.push(String(cursor.value.sessionId));
           cursor.continue();
         };
-      }));
-    let count = 0;
-    for (const id of expired) {
-      count += await this.#transact("readwrite", async (sessions, runs) => {
-        const record = await promisifyRequest(sessions.get(id));
-        if (!record || !isExpired(record as unknown as SessionOf<M>, liveAfter)) return 0;
-        await promisifyRequest(sessions.delete(id));
-        await this.#clearRuns(runs, id);
-        return 1;
       });
-    }
-    return count;
+      for (const id of expired) {
+        await settle(sessions.delete(id));
+        await this.#clearRuns(runs, id);
+      }
+      return expired.length;
+    });
   }
 
   /** Deletes this mode's stores with a version upgrade; other modes' stores stay. */
   protected async doDrop(): Promise<void> {
-    const db = await this.#database();
-    const next = db.version + 1;
-    db.close();
+    this.#db?.close();
     this.#db = null;
-    const upgraded = await this.#open(next, (upgrading) => {
-      for (const name of [this.#sessions, this.#runs]) {
-        if (upgrading.objectStoreNames.contains(name)) upgrading.deleteObjectStore(name);
-      }
-    });
-    upgraded.close();
+    const stores = [this.#sessions, this.#runs];
+    const db = await this.#openUntil(
+      (db) => !stores.some((name) => db.objectStoreNames.contains(name)),
+      (db) => {
+        for (const name of stores) if (db.objectStoreNames.contains(name)) db.deleteObjectStore(name);
+      },
+    );
+    db.close();
   }
 
   /** Closes the connection. */

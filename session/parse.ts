@@ -49,7 +49,10 @@ export function parseStoredSession<M extends SessionMode>(mode: M, record: unkno
       cause: result.error,
     });
   }
-  return result.data as SessionOf<M>;
+  // zod rebuilds records and drops an own "__proto__" key; JSON content is kept as read.
+  const session = result.data as Record<string, unknown>;
+  for (const name of MODE_FIELDS[mode].objects) session[name] = (record as Record<string, unknown>)[name];
+  return session as unknown as SessionOf<M>;
 }
 
 /** Throws `ValidationError` unless `value` is a valid id (1–512 characters, well-formed). */

@@ -304,6 +304,15 @@ test("crud", "hostile ids round-trip exactly", async ({ make }) => {
   assert.equal((await s.getAllSessionIds()).length, HOSTILE_IDS.length - 1);
 });
 
+test("crud", "JSON keys that are special in JavaScript round-trip", async ({ make }) => {
+  const s = await make({ mode: "agent" });
+  const memory = JSON.parse('{"__proto__": {"x": 1}, "constructor": "c", "toString": 2, "": "empty"}');
+  await s.upsert({ sessionId: "keys", memory });
+  const read = await s.read("keys");
+  assert.equal(JSON.stringify(read?.memory), JSON.stringify(memory));
+  assert.ok(Object.hasOwn(read!.memory!, "__proto__"));
+});
+
 test("crud", "values are copied in and out", async ({ make }) => {
   const s = await make({ mode: "agent" });
   const memory = { list: [1] };
