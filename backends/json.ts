@@ -30,13 +30,16 @@
  * never blocks others.
  *
  * Listing keeps an in-memory index of every session's id, user, entity, name
- * and times. It is built by one scan of the directory (a `stat` per file, a
- * read of each file), then kept current from the change log: a listing stats
- * the log and re-reads only the files named since. A page filters and sorts
- * the index in memory and reads only the page's files. Files changed by hand
- * are picked up by `create()` or a new storage. A corrupt file makes
- * listing throw `CorruptRecordError` naming it, as `read` does: a session is
- * never silently left out.
+ * and times, kept sorted by `createdAt` and by `updatedAt`. It is built by one
+ * scan of the directory (a `stat` and a read per file: the first listing of a
+ * storage costs about 0.3–0.5 s at 10 000 sessions), then kept current from
+ * the change log: a listing stats the log and re-reads only the files named
+ * since. A page binary-searches to its cursor, walks the sorted index until
+ * it has `limit + 1` matches and reads only the page's files. Files changed by
+ * hand are picked up by `create()` or a new storage. A corrupt file, or one
+ * holding another id than its name encodes (copied by hand), makes `read` and
+ * every listing throw `CorruptRecordError` naming it: a session is never
+ * silently left out or answered for another.
  *
  * This backend uses the `Deno` namespace (files, locks, crypto), so it runs in
  * Deno; the other backends are runtime-neutral.
@@ -52,7 +55,7 @@ import {
   type WriteContext,
 } from "../session/base.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
-import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
+import { compareIds, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";
 import { parseStoredSession, type SessionContent } from "../session/parse.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
@@ -66,6 +69,7 @@ import type {
   SessionExport,
   SessionMode,
   SessionOf,
+  SortField,
   StorageCapabilities,
 } from "../session/types.ts";
 
@@ -111,6 +115,24 @@ interface StoredFile {
   runCount: number;
 }
 
+/** Position of `session` against the key `(value, sessionId)` in ascending listing order. */
+function compareKey(session: Session, field: SortField, value: number, sessionId: string): number {
+  return session[field] - value || compareIds(session.sessionId, sessionId);
+}
+
+/** The first index of `sorted` whose key is above `(value, sessionId)`, or at or above it unless `strict`. */
+function bound(sorted: Session[], field: SortField, value: number, sessionId: string, strict: boolean): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const diff = compareKey(sorted[mid]!, field, value, sessionId);
+    if (diff < 0 || (strict && diff === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound;
 }
@@ -134,6 +156,10 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
   /** The directory of this mode's files. */
   readonly path: string;
   #index = new Map<string, IndexEntry>();
+  /** The index's sessions in ascending order of each sort key (then id), so a page starts by binary search. */
+  #sorted: Record<SortField, Session[]> = { createdAt: [], updatedAt: [] };
+  /** Full scans under way: while any runs, `#sorted` is left alone and rebuilt with one sort at the end. */
+  #scans = 0;
   /** Where the index caught up with the change log: its inode and byte offset; `null` before a full scan. */
   #logState: { ino: number | null; offset: number } | null = null;
   #mutex = new Map<number, Promise<void>>();
@@ -188,7 +214,21 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       if (isNotFound(error)) return null;
       throw error;
     }
-    return this.#parse(text, path);
+    return await this.#parseNamed(text, path, name);
+  }
+
+  /** Parses the file `name` and checks that it holds the session its name encodes (not a file copied by hand). */
+  async #parseNamed(text: string, path: string, name: string): Promise<StoredFile> {
+    const file = this.#parse(text, path);
+    const expected = await encodeFileName(file.session.sessionId);
+    if (expected !== name) {
+      throw new CorruptRecordError(
+        path,
+        `holds session ${JSON.stringify(file.session.sessionId)}, whose file is ${expected}.json`,
+        { backend: this.backend },
+      );
+    }
+    return file;
   }
 
   #parse(text: string, path: string): StoredFile {
@@ -439,7 +479,9 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       state.offset += end + 1; // file names are ASCII: characters are bytes
       return;
     }
-    this.#logState = { ino: log?.ino ?? null, offset: log?.size ?? 0 };
+    // Where the log stands before the scan: what is noted during it is looked at again next time.
+    const scanned = { ino: log?.ino ?? null, offset: log?.size ?? 0 };
+    this.#logState = null; // until the scan succeeds: a file that failed to parse fails every listing
     const names: string[] = [];
     try {
       for await (const entry of Deno.readDir(this.path)) {
@@ -449,11 +491,22 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       if (!isNotFound(error)) throw error;
     }
     const present = new Set(names);
-    for (const name of this.#index.keys()) if (!present.has(name)) this.#index.delete(name);
-    // Stats run 64 at a time: one by one, the round trips to the file system dominate.
-    for (let i = 0; i < names.length; i += 64) {
-      await Promise.all(names.slice(i, i + 64).map((name) => this.#refreshEntry(name)));
+    for (const name of this.#index.keys()) if (!present.has(name)) this.#unindex(name);
+    this.#scans++;
+    try {
+      // Stats run 64 at a time: one by one, the round trips to the file system dominate.
+      for (let i = 0; i < names.length; i += 64) {
+        await Promise.all(names.slice(i, i + 64).map((name) => this.#refreshEntry(name)));
+      }
+    } finally {
+      if (--this.#scans === 0) {
+        const all = [...this.#index.values()].map((e) => e.session);
+        for (const field of ["createdAt", "updatedAt"] as const) {
+          this.#sorted[field] = all.slice().sort((a, b) => compareKey(a, field, b[field], b.sessionId));
+        }
+      }
     }
+    this.#logState = scanned;
   }
 
   async #refreshEntry(name: string): Promise<void> {
@@ -462,7 +515,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
     try {
       info = await Deno.stat(path);
     } catch (error) {
-      if (isNotFound(error)) return void this.#index.delete(name);
+      if (isNotFound(error)) return void this.#unindex(name);
       throw error;
     }
     const known = this.#index.get(name);
@@ -472,25 +525,69 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
     try {
       text = await Deno.readTextFile(path);
     } catch (error) {
-      if (isNotFound(error)) return void this.#index.delete(name);
+      if (isNotFound(error)) return void this.#unindex(name);
       throw error;
     }
     // Only what listing filters and sorts on is kept: the index stays small whatever the sessions hold.
-    const { session } = this.#parse(text, path);
+    const { session } = await this.#parseNamed(text, path, name.slice(0, -5));
     const meta = { ...session } as Record<string, unknown>;
     for (const field of MODE_FIELDS[this.mode].objects) meta[field] = null;
+    this.#unindex(name);
     this.#index.set(name, { ino: info.ino, mtime, size: info.size, session: meta as unknown as Session });
+    if (this.#scans > 0) return;
+    for (const field of ["createdAt", "updatedAt"] as const) {
+      const sorted = this.#sorted[field];
+      sorted.splice(bound(sorted, field, session[field], session.sessionId, true), 0, meta as unknown as Session);
+    }
   }
 
-  /** Filters and sorts the index in memory, then reads only the page's files. */
+  #unindex(name: string): void {
+    const entry = this.#index.get(name);
+    if (entry === undefined) return;
+    this.#index.delete(name);
+    if (this.#scans > 0) return;
+    const { session } = entry;
+    for (const field of ["createdAt", "updatedAt"] as const) {
+      const sorted = this.#sorted[field];
+      // Two files may hold one id (a file copied by hand): find this very entry among equal keys.
+      for (let i = bound(sorted, field, session[field], session.sessionId, false); i < sorted.length; i++) {
+        if (sorted[i] === session) {
+          sorted.splice(i, 1);
+          break;
+        }
+        if (compareKey(sorted[i]!, field, session[field], session.sessionId) !== 0) break;
+      }
+    }
+  }
+
+  /**
+   * The first `query.limit + 1` index entries matching `query`, in order:
+   * a binary search to the cursor, then a walk that stops when the page is full.
+   */
+  #select(query: ListQuery): Session[] {
+    const field = query.sortBy;
+    const sorted = this.#sorted[field];
+    const after = query.after;
+    const out: Session[] = [];
+    if (query.order === "asc") {
+      const start = after ? bound(sorted, field, after.value, after.sessionId, true) : 0;
+      for (let i = start; i < sorted.length && out.length <= query.limit; i++) {
+        if (matchesQuery(sorted[i]!, query, this.mode)) out.push(sorted[i]!);
+      }
+    } else {
+      const start = after ? bound(sorted, field, after.value, after.sessionId, false) - 1 : sorted.length - 1;
+      for (let i = start; i >= 0 && out.length <= query.limit; i--) {
+        if (matchesQuery(sorted[i]!, query, this.mode)) out.push(sorted[i]!);
+      }
+    }
+    return out;
+  }
+
+  /** Walks the sorted index to the page's entries, then reads only the page's files. */
   protected async doList(query: ListQuery): Promise<SessionOf<M>[]> {
     for (let attempt = 0;; attempt++) {
       await this.#refreshIndex();
-      const matches = [...this.#index.values()]
-        .map((e) => e.session)
-        .filter((s) => matchesQuery(s, query, this.mode))
-        .sort((a, b) => compareSessions(a, b, query.sortBy, query.order))
-        .slice(0, query.limit + 1);
+      const matches = this.#select(query);
       const page: SessionOf<M>[] = [];
       for (const meta of matches) {
         const file = await this.#readFile(await encodeFileName(meta.sessionId));
@@ -506,11 +603,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
   /** Ids and times straight from the index, without reading session files. */
   protected override async doListKeys(query: ListQuery): Promise<SessionKey[]> {
     await this.#refreshIndex();
-    return [...this.#index.values()]
-      .map((e) => e.session)
-      .filter((s) => matchesQuery(s, query, this.mode))
-      .sort((a, b) => compareSessions(a, b, query.sortBy, query.order))
-      .slice(0, query.limit + 1);
+    return this.#select(query);
   }
 
   async #readRuns(name: string, runCount: number): Promise<RunRecord[]> {
@@ -645,6 +738,7 @@ export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionSto
       if (!isNotFound(error)) throw error;
     });
     this.#index.clear();
+    this.#sorted = { createdAt: [], updatedAt: [] };
     this.#logState = null;
   }
 

@@ -98,6 +98,6 @@ export async function jsonSection({ smoke, dir }: SectionOptions): Promise<strin
       Math.round(theirsSeed)
     } ms one by one). ` +
     `Ours pays for what unstorage does not do: an fsync and an atomic rename per write, a per-session OS lock and a ` +
-    `version check; a list page filters an in-memory index and reads only the page's files (the first listing ` +
-    `after a change re-stats the directory), where unstorage has to read every file.\n\n${body}\n`;
+    `version check; a list page walks an in-memory sorted index and reads only the page's files (after another ` +
+    `writer's change it re-reads only the files named in the change log), where unstorage has to read every file.\n\n${body}\n`;
 }

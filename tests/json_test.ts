@@ -64,9 +64,21 @@ Deno.test("JsonStorage: a hand-broken file is a CorruptRecordError naming it, fo
     assert.ok(error instanceof CorruptRecordError, String(error));
     assert.ok(error.message.includes(file), error.message);
     await assert.rejects(storage.listSessions(), (e) => e instanceof CorruptRecordError && e.message.includes(file));
+    // Every listing throws, not only the first one.
+    await assert.rejects(
+      storage.getAllSessionIds(),
+      (e) => e instanceof CorruptRecordError && e.message.includes(file),
+    );
     await Deno.writeTextFile(file, JSON.stringify({ sessionId: "bad", version: "one" }));
     await assert.rejects(storage.read("bad"), CorruptRecordError);
     assert.equal((await storage.read("good"))?.version, 1);
+    // A file copied by hand under another session's name holds the wrong id: corrupt too, not another session.
+    await Deno.copyFile(`${d.path}/agent/${await encodeFileName("good")}.json`, file);
+    await assert.rejects(storage.read("bad"), (e) => e instanceof CorruptRecordError && e.message.includes(file));
+    await assert.rejects(
+      storage.getAllSessionIds(),
+      (e) => e instanceof CorruptRecordError && e.message.includes(file),
+    );
   } finally {
     await d.remove();
   }
@@ -140,6 +152,33 @@ Deno.test("JsonStorage: a writer killed mid-write leaves every session readable"
       await storage.upsertMany([{ sessionId: "b1" }, { sessionId: "b2" }]);
     }
   } finally {
+    await d.remove();
+  }
+});
+
+Deno.test("JsonStorage: a lock held by a live process excludes writers; once it is killed, writes go on", async () => {
+  const d = await tempDir("json-lock");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const holder = spawnWorker("hold", d.path);
+    const reader = holder.stdout.getReader();
+    assert.match(new TextDecoder().decode((await reader.read()).value), /locked/);
+    await using storage = new JsonStorage({ dir: d.path });
+    let done = false;
+    const write = storage.upsert({ sessionId: "s" }).finally(() => done = true);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(done, false, "the holder's lock excludes another process");
+    holder.kill("SIGKILL");
+    await holder.status;
+    reader.releaseLock();
+    await holder.stdout.cancel().catch(() => {});
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("still blocked 5 s after the holder died")), 5000);
+    });
+    assert.equal((await Promise.race([write, timeout])).version, 1);
+    assert.equal((await storage.upsert({ sessionId: "s" }, { expectedVersion: 1 })).version, 2);
+  } finally {
+    clearTimeout(timer);
     await d.remove();
   }
 });

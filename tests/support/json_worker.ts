@@ -3,6 +3,7 @@
  *
  *   increment <dir> <cycles>   read-increment-write with expectedVersion, retrying on conflict
  *   churn <dir>                rewrite big sessions and batches forever (killed by the test)
+ *   hold <dir>                 take every agent-mode session lock, print "locked", wait (killed by the test)
  */
 import { JsonStorage } from "../../backends/json.ts";
 import { ConflictError } from "../../session/errors.ts";
@@ -38,6 +39,16 @@ if (command === "increment") {
     await storage.upsertMany([{ sessionId: "b1", memory: { i } }, { sessionId: "b2", memory: { i, big } }]);
     await storage.appendRuns("big", [{ i, big: big.slice(0, 100_000) }]);
   }
+} else if (command === "hold") {
+  await storage.create();
+  const locks: Deno.FsFile[] = [];
+  for (let stripe = 0; stripe < 64; stripe++) {
+    const file = await Deno.open(`${dir}/agent/.locks/${stripe}.lock`, { create: true, write: true, mode: 0o600 });
+    await file.lock(true);
+    locks.push(file);
+  }
+  console.log("locked");
+  setInterval(() => {}, 60_000);
 } else {
   throw new Error(`unknown command ${command}`);
 }
