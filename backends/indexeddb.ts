@@ -34,14 +34,14 @@
  * @module
  */
 import { promisifyRequest } from "idb-keyval";
+import { BaseSessionStorage } from "../session/base.ts";
 import {
   type AppendContext,
-  BaseSessionStorage,
   type ChangeContext,
   type RunQuery,
   type SessionKey,
   type WriteContext,
-} from "../session/base.ts";
+} from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, StorageError } from "../session/errors.ts";
 import { isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import { cloneJson } from "../session/_json.ts";

@@ -46,14 +46,14 @@
  *
  * @module
  */
+import { BaseSessionStorage } from "../session/base.ts";
 import {
   type AppendContext,
-  BaseSessionStorage,
   type ChangeContext,
   type RunQuery,
   type SessionKey,
   type WriteContext,
-} from "../session/base.ts";
+} from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import { compareIds, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";

@@ -22,14 +22,14 @@ export interface LibsqlClientLike {
   /** Closes the client. */
   close(): void;
 }
+import { BaseSessionStorage } from "../session/base.ts";
 import {
   type AppendContext,
-  BaseSessionStorage,
   type ChangeContext,
   type RunQuery,
   type SessionKey,
   type WriteContext,
-} from "../session/base.ts";
+} from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import { type ListQuery, toListQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";

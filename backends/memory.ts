@@ -4,29 +4,11 @@
  *
  * @module
  */
-import {
-  type AppendContext,
-  BaseSessionStorage,
-  type ChangeContext,
-  type RunQuery,
-  type WriteContext,
-} from "../session/base.ts";
-import { ConflictError, SessionNotFoundError } from "../session/errors.ts";
+import { BaseSessionStorage } from "../session/base.ts";
 import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
-import type { SessionContent } from "../session/parse.ts";
 import { cloneJson } from "../session/_json.ts";
-import { applyUpsert, checkWrite } from "../session/stamp.ts";
-import type {
-  AppendRunsResult,
-  BaseStorageOptions,
-  ImportResult,
-  JsonObject,
-  RunRecord,
-  SessionExport,
-  SessionMode,
-  SessionOf,
-  StorageCapabilities,
-} from "../session/types.ts";
+import { KvEngine, type KvRecord, type KvStore, type KvTransaction, type RunRange } from "../engines/kv.ts";
+import type { BaseStorageOptions, RunRecord, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
 
 /** Options of {@linkcode MemoryStorage}. */
 export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageOptions<M>;
@@ -51,155 +33,114 @@ export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageO
 export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
   /** Batches are all or nothing; nothing is shared between processes. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: false, persistent: false };
-  #sessions = new Map<string, SessionOf<M>>();
-  #runs = new Map<string, RunRecord[]>();
 
   /** Creates an empty in-memory storage. */
   constructor(options?: MemoryStorageOptions<M>) {
-    super("memory", options);
+    super("memory", options, [], (mode) => new KvEngine(new MemoryKvStore(mode)));
+  }
+}
+
+/** Two maps; a transaction stages its writes and applies them when its work resolves. */
+class MemoryKvStore<M extends SessionMode> implements KvStore<M> {
+  readonly #mode: M;
+  #records = new Map<string, KvRecord<M>>();
+  #runs = new Map<string, RunRecord[]>();
+  /** Write transactions run one after another (their work awaits between reads and writes). */
+  #writer: Promise<unknown> = Promise.resolve();
+
+  constructor(mode: M) {
+    this.#mode = mode;
   }
 
-  #live(sessionId: string, liveAfter: number | null): SessionOf<M> | null {
-    const session = this.#sessions.get(sessionId);
-    return session && !isExpired(session, liveAfter) ? session : null;
-  }
-
-  /** Nothing to create. */
-  protected doCreate(): Promise<void> {
+  create(): Promise<void> {
     return Promise.resolve();
   }
 
-  /** A copy of the stored session. */
-  protected doRead(sessionId: string): Promise<SessionOf<M> | null> {
-    const session = this.#sessions.get(sessionId);
-    return Promise.resolve(session ? cloneJson(session) : null);
+  transact<T>(
+    mode: "readonly" | "readwrite",
+    _ids: readonly string[],
+    work: (tx: KvTransaction<M>) => Promise<T>,
+  ): Promise<T> {
+    if (mode === "readonly") return this.#run(mode, work);
+    const result = this.#writer.then(() => this.#run(mode, work));
+    this.#writer = result.catch(() => undefined); // the next writer waits for this one, whatever its outcome
+    return result;
   }
 
-  /** Applies the batch to a scratch map, then commits it whole. */
-  protected doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]> {
-    const staged = new Map<string, SessionOf<M>>();
-    const stored = batch.map((content) => {
-      const previous = staged.get(content.sessionId) ?? this.#live(content.sessionId, context.liveAfter);
-      const next = applyUpsert(previous, cloneJson(content), context.expectedVersion, context.now);
-      staged.set(content.sessionId, next);
-      return cloneJson(next);
-    });
-    for (const [id, session] of staged) {
-      // A session created afresh (absent or expired before) starts with an empty run log.
-      if (session.version === 1) this.#runs.delete(id);
-      this.#sessions.set(id, session);
+  async #run<T>(mode: "readonly" | "readwrite", work: (tx: KvTransaction<M>) => Promise<T>): Promise<T> {
+    const records = new Map<string, KvRecord<M> | null>();
+    const runs = new Map<string, RunRecord[]>();
+    const tx: KvTransaction<M> = {
+      get: (id) => {
+        const record = records.has(id) ? records.get(id)! : this.#records.get(id) ?? null;
+        return Promise.resolve(record === null ? null : cloneJson(record));
+      },
+      put: (record) => {
+        records.set(record.session.sessionId, cloneJson(record));
+        return Promise.resolve();
+      },
+      delete: (id) => {
+        records.set(id, null);
+        runs.set(id, []);
+        return Promise.resolve();
+      },
+      runs: (record, range) => Promise.resolve(cloneJson(slice(this.#logOf(record.session.sessionId, runs), range))),
+      appendRuns: (id, runCount, added) => {
+        runs.set(id, [...this.#logOf(id, runs).slice(0, runCount), ...cloneJson(added)]);
+        return Promise.resolve();
+      },
+      replaceRuns: (id, replaced) => {
+        runs.set(id, cloneJson(replaced));
+        return Promise.resolve();
+      },
+    };
+    const result = await work(tx);
+    if (mode === "readwrite") {
+      for (const [id, record] of records) {
+        if (record === null) this.#records.delete(id);
+        else this.#records.set(id, record);
+      }
+      for (const [id, log] of runs) {
+        if (log.length === 0) this.#runs.delete(id);
+        else this.#runs.set(id, log);
+      }
     }
-    return Promise.resolve(stored);
+    return result;
   }
 
-  #owned(sessionId: string, context: ChangeContext): SessionOf<M> | null {
-    const session = this.#live(sessionId, context.liveAfter);
-    if (session === null) return null;
-    return context.userId !== undefined && session.userId !== context.userId ? null : session;
-  }
-
-  /** Deletes a live session (an expired one is left for `purgeExpired`, as on every backend). */
-  protected doDelete(sessionId: string, context: ChangeContext): Promise<boolean> {
-    if (this.#owned(sessionId, context) === null) return Promise.resolve(false);
-    this.#sessions.delete(sessionId);
-    this.#runs.delete(sessionId);
-    return Promise.resolve(true);
-  }
-
-  /** Renames and bumps the version. */
-  protected doRename(
-    sessionId: string,
-    sessionName: string | null,
-    context: ChangeContext,
-  ): Promise<SessionOf<M> | null> {
-    const session = this.#owned(sessionId, context);
-    if (session === null) return Promise.resolve(null);
-    const next = { ...session, sessionName, updatedAt: context.now, version: session.version + 1 };
-    this.#sessions.set(sessionId, next);
-    return Promise.resolve(cloneJson(next));
+  #logOf(id: string, staged: Map<string, RunRecord[]>): RunRecord[] {
+    return staged.get(id) ?? this.#runs.get(id) ?? [];
   }
 
   /** Filters and sorts every session: fine for a model, not for large stores. */
-  protected doList(query: ListQuery): Promise<SessionOf<M>[]> {
-    const rows = [...this.#sessions.values()]
-      .filter((s) => matchesQuery(s, query, this.mode))
+  scan(query: ListQuery): Promise<SessionOf<M>[]> {
+    const rows = [...this.#records.values()].map((r) => r.session)
+      .filter((s) => matchesQuery(s, query, this.#mode))
       .sort((a, b) => compareSessions(a, b, query.sortBy, query.order))
       .slice(0, query.limit + 1);
     return Promise.resolve(cloneJson(rows));
   }
 
-  /** Appends to the session's array of runs and bumps its version. */
-  protected override doAppendRuns(
-    sessionId: string,
-    runs: JsonObject[],
-    context: AppendContext,
-  ): Promise<AppendRunsResult> {
-    const session = this.#live(sessionId, context.liveAfter);
-    if (session === null) return Promise.reject(new SessionNotFoundError(sessionId));
-    checkWrite(sessionId, session, context.userId, context.expectedVersion);
-    const log = this.#runs.get(sessionId) ?? [];
-    for (const run of runs) log.push({ seq: log.length + 1, createdAt: context.now, run });
-    this.#runs.set(sessionId, log);
-    const version = session.version + 1;
-    this.#sessions.set(sessionId, { ...session, updatedAt: context.now, version });
-    return Promise.resolve({ version, runCount: log.length });
+  expired(liveAfter: number): Promise<string[]> {
+    const ids = [...this.#records.values()].filter((r) => isExpired(r.session, liveAfter));
+    return Promise.resolve(ids.map((r) => r.session.sessionId));
   }
 
-  /** Slices the session's array of runs. */
-  protected override doGetRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
-    const session = this.#owned(sessionId, { ...query, now: 0 });
-    if (session === null) return Promise.resolve([]);
-    const log = this.#runs.get(sessionId) ?? [];
-    const after = query.afterSeq;
-    const rows = query.order === "asc"
-      ? log.filter((r) => after === null || r.seq > after)
-      : log.filter((r) => after === null || r.seq < after).reverse();
-    return Promise.resolve(cloneJson(rows.slice(0, query.limit + 1)));
-  }
-
-  /** Checks every entry first, then writes them all. */
-  protected override doImport(
-    entries: SessionExport<SessionOf<M>>[],
-    onConflict: "skip" | "overwrite" | "fail",
-    liveAfter: number | null,
-  ): Promise<ImportResult> {
-    const existing = entries.map((e) => this.#live(e.session.sessionId, liveAfter));
-    const clash = existing.findIndex((s) => s !== null);
-    if (onConflict === "fail" && clash >= 0) {
-      return Promise.reject(new ConflictError(entries[clash]!.session.sessionId, 0, existing[clash]!.version));
-    }
-    let imported = 0;
-    for (const [i, { session, runs }] of entries.entries()) {
-      if (existing[i] !== null && onConflict === "skip") continue;
-      this.#sessions.set(session.sessionId, cloneJson(session));
-      this.#runs.set(session.sessionId, cloneJson(runs));
-      imported++;
-    }
-    return Promise.resolve({ imported, skipped: entries.length - imported });
-  }
-
-  /** Deletes expired sessions. */
-  protected doPurge(liveAfter: number): Promise<number> {
-    let count = 0;
-    for (const [id, session] of this.#sessions) {
-      if (isExpired(session, liveAfter)) {
-        this.#sessions.delete(id);
-        this.#runs.delete(id);
-        count++;
-      }
-    }
-    return Promise.resolve(count);
-  }
-
-  /** Forgets every session. */
-  protected doDrop(): Promise<void> {
-    this.#sessions.clear();
+  drop(): Promise<void> {
+    this.#records.clear();
     this.#runs.clear();
     return Promise.resolve();
   }
 
-  /** Nothing to release. */
-  protected doClose(): Promise<void> {
+  close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function slice(log: RunRecord[], range: RunRange): RunRecord[] {
+  const after = range.afterSeq;
+  const rows = range.order === "asc"
+    ? log.filter((r) => after === null || r.seq > after)
+    : log.filter((r) => after === null || r.seq < after).reverse();
+  return rows.slice(0, range.limit);
 }

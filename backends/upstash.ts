@@ -13,13 +13,8 @@
  *
  * @module
  */
-import {
-  type AppendContext,
-  BaseSessionStorage,
-  type ChangeContext,
-  type RunQuery,
-  type WriteContext,
-} from "../session/base.ts";
+import { BaseSessionStorage } from "../session/base.ts";
+import { type AppendContext, type ChangeContext, type RunQuery, type WriteContext } from "../session/driver.ts";
 import {
   ConflictError,
   CorruptRecordError,

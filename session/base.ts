@@ -1,7 +1,7 @@
 /**
- * {@linkcode BaseSessionStorage}: the argument checking, TTL, paging and error
- * wrapping every backend shares. A backend extends it and supplies only the
- * storage operations (`do*` methods).
+ * {@linkcode BaseSessionStorage}: the argument checking, TTL, paging,
+ * encryption and error wrapping every backend shares. A backend extends it and
+ * hands it a {@linkcode SessionDriver}, which only stores and fetches.
  *
  * @module
  */
@@ -10,11 +10,13 @@ import { StorageError, ValidationError, type ValidationIssue } from "./errors.ts
 import { checkJson, cloneJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode, MODE_FIELDS } from "./modes.ts";
+import type { AppendContext, ChangeContext, RunQuery, SessionDriver, WriteContext } from "./driver.ts";
 import { FieldCipher } from "./encryption.ts";
 import {
   checkId,
   checkInteger,
   checkOptionalId,
+  checkOptions,
   checkSessionName,
   parseSessionInput,
   parseSessionRecord,
@@ -44,66 +46,14 @@ import type {
   UserOption,
 } from "./types.ts";
 
-/** What a backend's write receives besides the sessions. */
-export interface WriteContext {
-  /** Version the stored session must have (`0`: absent), from `upsert`'s options. */
-  expectedVersion?: number;
-  /** The current time, to stamp `updatedAt` (and `createdAt` on insert). */
-  now: number;
-  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
-  liveAfter: number | null;
-}
-
-/** A session's id and times: what paging needs. */
-export interface SessionKey {
-  /** The session's id. */
-  sessionId: string;
-  /** Its `createdAt`. */
-  createdAt: number;
-  /** Its `updatedAt`. */
-  updatedAt: number;
-}
-
-/** What a backend's `doAppendRuns` receives. */
-export interface AppendContext {
-  /** The appender's user; `null` when not given (then only an unowned session accepts the append). */
-  userId: string | null;
-  /** Version the session must have, when given. */
-  expectedVersion?: number;
-  /** The current time: the session's `updatedAt` and the runs' `createdAt`. */
-  now: number;
-  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
-  liveAfter: number | null;
-}
-
-/** A checked `getRuns` request. */
-export interface RunQuery {
-  /** Only when the session belongs to this user. */
-  userId?: string;
-  /** Start strictly after this `seq` (in `order`), or at the start when `null`. */
-  afterSeq: number | null;
-  /** Page size. */
-  limit: number;
-  /** Direction by `seq`. */
-  order: "asc" | "desc";
-  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
-  liveAfter: number | null;
-}
-
-/** What a backend's delete or rename receives. */
-export interface ChangeContext {
-  /** Only a session of this user is affected. */
-  userId?: string;
-  /** The current time. */
-  now: number;
-  /** Stored sessions with `updatedAt <= liveAfter` count as absent; `null` without TTL. */
-  liveAfter: number | null;
-}
+/** The option keys every backend's constructor takes. */
+const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey"] as const;
 
 /**
- * Base class of the backends. Public methods check their arguments, create
- * the storage on first use, apply the TTL and turn unexpected failures into
- * `StorageError`s naming the backend; subclasses implement the `do*` methods.
+ * Base class of the backends. Public methods check their arguments (option
+ * objects included: an unknown key is a `ValidationError`), create the storage
+ * on first use, apply the TTL and encryption, and turn unexpected failures into
+ * `StorageError`s naming the backend; the driver does the storing.
  *
  * @typeParam M The mode of the sessions held.
  */
@@ -122,10 +72,20 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   #ready: Promise<void> | null = null;
   #closed = false;
   #cipher: FieldCipher | null;
+  #driver: SessionDriver<M>;
 
-  /** Checks the options shared by every backend. */
-  constructor(backend: string, options: BaseStorageOptions<M> | undefined) {
+  /**
+   * Checks the options (those of every backend plus `optionKeys`, the
+   * backend's own), then builds the driver for the checked mode.
+   */
+  constructor(
+    backend: string,
+    options: BaseStorageOptions<M> | undefined,
+    optionKeys?: readonly string[],
+    makeDriver?: (mode: M) => SessionDriver<M>,
+  ) {
     this.backend = backend;
+    if (optionKeys) checkOptions(options, [...BASE_OPTION_KEYS, ...optionKeys], `${backend} options`);
     this.mode = checkMode(options?.mode) as M;
     this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
     if (options?.clock !== undefined && typeof options.clock !== "function") {
@@ -133,52 +93,14 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     }
     this.clock = options?.clock ?? Date.now;
     this.#cipher = options?.encryptionKey === undefined ? null : new FieldCipher(options.encryptionKey, this.mode);
+    this.#driver = makeDriver ? makeDriver(this.mode) : legacyDriver(this as unknown as LegacyHooks<M>);
   }
 
-  /** Creates tables, indexes or directories (idempotent). */
-  protected abstract doCreate(): Promise<void>;
-  /** The stored session, expired or not, or `null`. */
-  protected abstract doRead(sessionId: string): Promise<SessionOf<M> | null>;
-  /** Writes `batch` in order, atomically where the backend can, applying `applyUpsert`'s rules. */
-  protected abstract doWrite(batch: SessionContent<M>[], context: WriteContext): Promise<SessionOf<M>[]>;
-  /** Deletes a live session (of `context.userId` when given); `true` when one was deleted. */
-  protected abstract doDelete(sessionId: string, context: ChangeContext): Promise<boolean>;
-  /** Renames a live session (of `context.userId` when given), bumping its version. */
-  protected abstract doRename(
-    sessionId: string,
-    sessionName: string | null,
-    context: ChangeContext,
-  ): Promise<SessionOf<M> | null>;
-  /** The first `query.limit + 1` sessions matching `query`, in its order. */
-  protected abstract doList(query: ListQuery): Promise<SessionOf<M>[]>;
-  /**
-   * Appends `runs` (seq = previous count + 1, + 2, …) and bumps the live
-   * session's version, atomically, after `checkWrite`; throws
-   * `SessionNotFoundError` when the session is absent or expired.
-   */
-  protected abstract doAppendRuns(
-    sessionId: string,
-    runs: JsonObject[],
-    context: AppendContext,
-  ): Promise<AppendRunsResult>;
-  /** The first `query.limit + 1` runs after `query.afterSeq`; none when the session is not live or not the user's. */
-  protected abstract doGetRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]>;
-  /**
-   * Writes checked sessions and runs as they are; a live session with the same
-   * id is kept (`"skip"`), replaced with its runs (`"overwrite"`), or makes the
-   * whole import fail with `ConflictError` (`"fail"`). An expired one is replaced.
-   */
-  protected abstract doImport(
-    entries: SessionExport<SessionOf<M>>[],
-    onConflict: "skip" | "overwrite" | "fail",
-    liveAfter: number | null,
-  ): Promise<ImportResult>;
-  /** Deletes sessions with `updatedAt <= liveAfter`, and their runs; returns how many. */
-  protected abstract doPurge(liveAfter: number): Promise<number>;
-  /** Removes this storage's data and nothing else. */
-  protected abstract doDrop(): Promise<void>;
-  /** Releases connections and handles. */
-  protected abstract doClose(): Promise<void>;
+  // TRANSITIONAL (removed once every backend hands over a driver).
+  protected doListKeys?(query: ListQuery): Promise<import("./driver.ts").SessionKey[]>;
+  protected doAppendRuns?(...args: unknown[]): Promise<AppendRunsResult>;
+  protected doGetRuns?(...args: unknown[]): Promise<RunRecord[]>;
+  protected doImport?(...args: unknown[]): Promise<ImportResult>;
 
   /** Encrypts the content fields when an `encryptionKey` is set. */
   async #seal<T extends { sessionId: string }>(content: T): Promise<T> {
@@ -225,7 +147,11 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       if (create) await this.#ensureCreated();
       return await work();
     } catch (error) {
-      if (error instanceof StorageError) throw error;
+      if (error instanceof StorageError) {
+        // Errors raised by shared code (ConflictError, CorruptRecordError …) learn which backend they came from.
+        if (error.backend === undefined) (error as { backend: string | undefined }).backend = this.backend;
+        throw error;
+      }
       const message = error instanceof Error ? error.message : String(error);
       throw new StorageError(`${this.backend}: ${operation} failed: ${message}`, {
         cause: error,
@@ -236,7 +162,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   #ensureCreated(): Promise<void> {
     if (this.#ready === null) {
-      this.#ready = this.doCreate().catch((error) => {
+      this.#ready = this.#driver.create().catch((error) => {
         this.#ready = null;
         throw error;
       });
@@ -257,7 +183,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     const id = checkId(sessionId, "sessionId");
     const user = checkOptionalId(userId, "userId");
     return await this.#run("read", async () => {
-      const session = await this.#open(await this.doRead(id));
+      const session = await this.#open(await this.#driver.read(id));
       if (session === null || isExpired(session, this.liveAfter(this.clock()))) return null;
       if (user !== undefined && session.userId !== user) return null;
       return session;
@@ -267,12 +193,13 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   /** Inserts or updates a session; throws `ConflictError` or `UserMismatchError` without writing. */
   async upsert(input: SessionInputOf<M>, options?: UpsertOptions): Promise<SessionOf<M>> {
     const content = parseSessionInput(this.mode, input);
+    checkOptions(options, ["expectedVersion"], "upsert options");
     const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
     return await this.#run("upsert", async () => {
       const now = this.clock();
       const context: WriteContext = { now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-      const [stored] = await this.#openAll(await this.doWrite([await this.#seal(content)], context));
+      const [stored] = await this.#openAll(await this.#driver.write([await this.#seal(content)], context));
       return stored!;
     });
   }
@@ -294,11 +221,12 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       if (batch.length === 0) return [];
       const now = this.clock();
       const sealed = await Promise.all(batch.map((content) => this.#seal(content)));
-      return await this.#openAll(await this.doWrite(sealed, { now, liveAfter: this.liveAfter(now) }));
+      return await this.#openAll(await this.#driver.write(sealed, { now, liveAfter: this.liveAfter(now) }));
     });
   }
 
-  #changeContext(options: UserOption | undefined): ChangeContext {
+  #changeContext(options: UserOption | undefined, method: string): ChangeContext {
+    checkOptions(options, ["userId"], `${method} options`);
     const now = this.clock();
     const context: ChangeContext = { now, liveAfter: this.liveAfter(now) };
     const userId = checkOptionalId(options?.userId, "userId");
@@ -309,8 +237,8 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   /** Deletes a session; `true` when a live session was deleted. */
   async deleteSession(sessionId: string, options?: UserOption): Promise<boolean> {
     const id = checkId(sessionId, "sessionId");
-    const context = this.#changeContext(options);
-    return await this.#run("deleteSession", () => this.doDelete(id, context));
+    const context = this.#changeContext(options, "deleteSession");
+    return await this.#run("deleteSession", () => this.#driver.delete(id, context));
   }
 
   /** Sets the session's name and bumps its version; `null` when absent. */
@@ -321,20 +249,21 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   ): Promise<SessionOf<M> | null> {
     const id = checkId(sessionId, "sessionId");
     const name = checkSessionName(sessionName);
-    const context = this.#changeContext(options);
-    return await this.#run("renameSession", async () => await this.#open(await this.doRename(id, name, context)));
+    const context = this.#changeContext(options, "renameSession");
+    return await this.#run("renameSession", async () => await this.#open(await this.#driver.rename(id, name, context)));
   }
 
   /** One page of matching sessions; pass `nextCursor` back for the next. */
   async listSessions(options?: ListOptions): Promise<SessionPage<SessionOf<M>>> {
     return await this.#run("listSessions", async () => {
       const query = toListQuery(options, this.liveAfter(this.clock()));
-      return toPage(await this.#openAll(await this.doList(query)), query);
+      return toPage(await this.#openAll(await this.#driver.list(query)), query);
     });
   }
 
   /** Every matching session, newest `createdAt` first (read page by page). */
   async getAllSessions(filter?: SessionFilter): Promise<SessionOf<M>[]> {
+    checkOptions(filter, FILTER_KEYS, "getAllSessions filter");
     const all: SessionOf<M>[] = [];
     let cursor: string | null = null;
     do {
@@ -349,23 +278,15 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     return all;
   }
 
-  /**
-   * The first `query.limit + 1` matching sessions' ids and times, in order.
-   * Defaults to `doList`; backends that can answer without loading whole
-   * sessions override it.
-   */
-  protected async doListKeys(query: ListQuery): Promise<SessionKey[]> {
-    return await this.doList(query);
-  }
-
   /** Ids of every matching session, newest `createdAt` first (read page by page, without loading sessions where the backend can). */
   async getAllSessionIds(filter?: SessionFilter): Promise<string[]> {
+    checkOptions(filter, FILTER_KEYS, "getAllSessionIds filter");
     const base = toListQuery({ ...pickFilter(filter), limit: MAX_PAGE_SIZE }, null);
     return await this.#run("getAllSessionIds", async () => {
       const ids: string[] = [];
       const query: ListQuery = { ...base, liveAfter: this.liveAfter(this.clock()) };
       for (;;) {
-        const rows = await this.doListKeys(query);
+        const rows = await (this.#driver.listKeys ?? this.#driver.list).call(this.#driver, query);
         const page = rows.slice(0, query.limit);
         ids.push(...page.map((row) => row.sessionId));
         if (rows.length <= query.limit) return ids;
@@ -377,6 +298,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** The `limit` (default 2) newest matching sessions by `createdAt`. */
   async getRecentSessions(options?: RecentOptions): Promise<SessionOf<M>[]> {
+    checkOptions(options, [...FILTER_KEYS, "limit"], "getRecentSessions options");
     const limit = checkInteger(options?.limit, "limit", 1, MAX_PAGE_SIZE) ?? 2;
     const page = await this.listSessions({ ...pickFilter(options), limit, sortBy: "createdAt", order: "desc" });
     return page.sessions;
@@ -386,6 +308,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   async appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult> {
     const id = checkId(sessionId, "sessionId");
     const checked = checkRuns(runs);
+    checkOptions(options, ["userId", "expectedVersion"], "appendRuns options");
     const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
     const userId = checkOptionalId(options?.userId, "userId") ?? null;
     return await this.#run("appendRuns", async () => {
@@ -393,13 +316,14 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       const context: AppendContext = { userId, now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
       const sealed = await Promise.all(checked.map((run) => this.#sealRun(id, run)));
-      return await this.doAppendRuns(id, sealed, context);
+      return await this.#driver.appendRuns(id, sealed, context);
     });
   }
 
   /** A page of the session's runs by `seq`; see `SessionStorage.getRuns`. */
   async getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage> {
     const id = checkId(sessionId, "sessionId");
+    checkOptions(options, ["userId", "limit", "order", "cursor"], "getRuns options");
     const order = options?.order ?? "asc";
     if (order !== "asc" && order !== "desc") {
       throw new ValidationError([{ path: ["order"], message: 'expected "asc" or "desc"' }]);
@@ -414,7 +338,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     if (userId !== undefined) query.userId = userId;
     return await this.#run("getRuns", async () => {
       query.liveAfter = this.liveAfter(this.clock());
-      const rows = await this.#openRuns(id, await this.doGetRuns(id, query));
+      const rows = await this.#openRuns(id, await this.#driver.getRuns(id, query));
       if (rows.length <= query.limit) return { runs: rows, nextCursor: null };
       const runs = rows.slice(0, query.limit);
       return { runs, nextCursor: encodeRunCursor(order, runs[runs.length - 1]!.seq) };
@@ -423,6 +347,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** Restores sessions exactly as given, with their runs; see `SessionStorage.importSessions`. */
   async importSessions(entries: SessionExport<SessionOf<M>>[], options?: ImportOptions): Promise<ImportResult> {
+    checkOptions(options, ["onConflict"], "importSessions options");
     const onConflict = options?.onConflict ?? "fail";
     if (onConflict !== "skip" && onConflict !== "overwrite" && onConflict !== "fail") {
       throw new ValidationError([{ path: ["onConflict"], message: 'expected "skip", "overwrite" or "fail"' }]);
@@ -446,7 +371,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
           ),
         })),
       );
-      return await this.doImport(sealed, onConflict, this.liveAfter(this.clock()));
+      return await this.#driver.importSessions(sealed, onConflict, this.liveAfter(this.clock()));
     });
   }
 
@@ -454,14 +379,14 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   async purgeExpired(): Promise<number> {
     return await this.#run("purgeExpired", () => {
       const liveAfter = this.liveAfter(this.clock());
-      return liveAfter === null ? Promise.resolve(0) : this.doPurge(liveAfter);
+      return liveAfter === null ? Promise.resolve(0) : this.#driver.purge(liveAfter);
     });
   }
 
   /** Removes this storage's data; the next operation creates it afresh. */
   async drop(): Promise<void> {
     return await this.#run("drop", async () => {
-      await this.doDrop();
+      await this.#driver.drop();
       this.#ready = null;
     }, false);
   }
@@ -470,7 +395,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.doClose();
+    await this.#driver.close();
   }
 
   /** Same as `close()`, for `await using`. */
@@ -532,9 +457,32 @@ function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number):
   return cloneJson({ session, runs: runs as RunRecord[] });
 }
 
+const FILTER_KEYS = ["userId", "entityId"] as const;
+
 function pickFilter(filter: SessionFilter | undefined): SessionFilter {
   const out: SessionFilter = {};
   if (filter?.userId !== undefined) out.userId = filter.userId;
   if (filter?.entityId !== undefined) out.entityId = filter.entityId;
   return out;
+}
+
+// TRANSITIONAL: the old protected hooks as a driver.
+type LegacyHooks<M extends SessionMode> = Record<string, (...args: unknown[]) => Promise<unknown>> & { mode: M };
+function legacyDriver<M extends SessionMode>(self: LegacyHooks<M>): SessionDriver<M> {
+  const call = (name: string) => (...args: unknown[]) => self[name]!(...args);
+  return {
+    create: call("doCreate"),
+    read: call("doRead"),
+    write: call("doWrite"),
+    delete: call("doDelete"),
+    rename: call("doRename"),
+    list: call("doList"),
+    listKeys: (query: ListQuery) => (self.doListKeys ?? self.doList)!.call(self, query),
+    appendRuns: call("doAppendRuns"),
+    getRuns: call("doGetRuns"),
+    importSessions: call("doImport"),
+    purge: call("doPurge"),
+    drop: call("doDrop"),
+    close: call("doClose"),
+  } as unknown as SessionDriver<M>;
 }

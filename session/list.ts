@@ -7,12 +7,27 @@
  */
 import { type CursorPosition, decodeCursor, encodeCursor } from "./cursor.ts";
 import { ValidationError } from "./errors.ts";
-import { checkInteger, checkOptionalId } from "./parse.ts";
+import { checkInteger, checkOptionalId, checkOptions } from "./parse.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { ListOptions, Session, SessionMode, SessionPage, SortField } from "./types.ts";
 
 /** Largest page `listSessions` serves. */
 export const MAX_PAGE_SIZE = 1000;
+
+/** The keys `listSessions` takes. */
+const LIST_OPTION_KEYS = [
+  "userId",
+  "entityId",
+  "sessionName",
+  "createdAfter",
+  "createdBefore",
+  "updatedAfter",
+  "updatedBefore",
+  "sortBy",
+  "order",
+  "limit",
+  "cursor",
+] as const;
 
 /** A checked listing request, ready for a backend. */
 export interface ListQuery {
@@ -52,8 +67,7 @@ function checkTime(value: unknown, name: string): number | undefined {
 
 /** Checks `listSessions` options and fills defaults; throws `ValidationError` on bad ones. */
 export function toListQuery(options: ListOptions | undefined, liveAfter: number | null): ListQuery {
-  const o = options ?? {};
-  if (typeof o !== "object") throw new ValidationError([{ path: [], message: "expected an options object" }]);
+  const o = checkOptions(options, LIST_OPTION_KEYS, "listSessions") ?? {};
   const sortBy = o.sortBy ?? "createdAt";
   if (sortBy !== "createdAt" && sortBy !== "updatedAt") {
     throw new ValidationError([{ path: ["sortBy"], message: 'expected "createdAt" or "updatedAt"' }]);

@@ -110,3 +110,46 @@ export function parseSessionRecord<M extends SessionMode>(mode: M, record: unkno
   if (issues.length > 0) throw new ValidationError(issues);
   return { ...content, createdAt: r.createdAt, updatedAt: r.updatedAt, version: r.version } as SessionOf<M>;
 }
+
+/**
+ * Throws `ValidationError` unless `value` is `undefined` or a plain object
+ * whose keys are all in `allowed` (a misspelt option is an error, never
+ * ignored). Returns `value`.
+ *
+ * @example A typo is refused
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkOptions } from "./parse.ts";
+ * assert.throws(() => checkOptions({ userID: "ada" }, ["userId"], "options"), /userID: unknown option/);
+ * ```
+ */
+export function checkOptions<T>(value: T, allowed: readonly string[], name: string): T {
+  if (value === undefined) return value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ValidationError([{ path: [name], message: "expected an options object" }]);
+  }
+  const issues = Object.keys(value).filter((key) => !allowed.includes(key)).map((key) => ({
+    path: [key],
+    message: `unknown option of ${name}; expected ${allowed.length === 0 ? "none" : allowed.join(", ")}` +
+      suggestion(key, allowed),
+  }));
+  if (issues.length > 0) throw new ValidationError(issues);
+  return value;
+}
+
+function suggestion(key: string, allowed: readonly string[]): string {
+  const near = allowed.find((name) => name.toLowerCase() === key.toLowerCase() || editDistance(name, key) <= 2);
+  return near === undefined ? "" : ` (did you mean ${near}?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
