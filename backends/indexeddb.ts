@@ -35,12 +35,12 @@
  */
 import { promisifyRequest } from "idb-keyval";
 import { BaseSessionStorage } from "../session/base.ts";
-import {
-  type AppendContext,
-  type ChangeContext,
-  type RunQuery,
-  type SessionKey,
-  type WriteContext,
+import type {
+  AppendContext,
+  ChangeContext,
+  RunQuery,
+  SessionKey,
+  WriteContext,
 } from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, StorageError } from "../session/errors.ts";
 import { isExpired, type ListQuery, matchesQuery } from "../session/list.ts";

@@ -47,12 +47,12 @@
  * @module
  */
 import { BaseSessionStorage } from "../session/base.ts";
-import {
-  type AppendContext,
-  type ChangeContext,
-  type RunQuery,
-  type SessionKey,
-  type WriteContext,
+import type {
+  AppendContext,
+  ChangeContext,
+  RunQuery,
+  SessionKey,
+  WriteContext,
 } from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import { compareIds, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";

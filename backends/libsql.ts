@@ -23,12 +23,12 @@ export interface LibsqlClientLike {
   close(): void;
 }
 import { BaseSessionStorage } from "../session/base.ts";
-import {
-  type AppendContext,
-  type ChangeContext,
-  type RunQuery,
-  type SessionKey,
-  type WriteContext,
+import type {
+  AppendContext,
+  ChangeContext,
+  RunQuery,
+  SessionKey,
+  WriteContext,
 } from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import { type ListQuery, toListQuery } from "../session/list.ts";

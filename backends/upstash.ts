@@ -14,7 +14,7 @@
  * @module
  */
 import { BaseSessionStorage } from "../session/base.ts";
-import { type AppendContext, type ChangeContext, type RunQuery, type WriteContext } from "../session/driver.ts";
+import type { AppendContext, ChangeContext, RunQuery, WriteContext } from "../session/driver.ts";
 import {
   ConflictError,
   CorruptRecordError,

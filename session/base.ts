@@ -20,7 +20,6 @@ import {
   checkSessionName,
   parseSessionInput,
   parseSessionRecord,
-  type SessionContent,
 } from "./parse.ts";
 import type {
   AppendRunsOptions,
