@@ -6,11 +6,13 @@
  * @module
  */
 import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
-import { StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
+import { ConflictError, SessionNotFoundError, StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
 import { checkJson, cloneJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode, MODE_FIELDS } from "./modes.ts";
-import type { AppendContext, ChangeContext, RunQuery, SessionDriver, WriteContext } from "./driver.ts";
+import type { AppendContext, ChangeContext, NewRun, RunQuery, SessionDriver, WriteContext } from "./driver.ts";
+import { RunDigester } from "./run_digest.ts";
+import { RunLog } from "./run_log.ts";
 import { FieldCipher } from "./encryption.ts";
 import {
   checkId,
@@ -25,22 +27,28 @@ import type {
   AppendRunsOptions,
   AppendRunsResult,
   BaseStorageOptions,
+  EditOptions,
   GetRunsOptions,
   ImportOptions,
   ImportResult,
   JsonObject,
   ListOptions,
   RecentOptions,
+  ReplaceRunsInput,
+  RunAddress,
   RunPage,
   RunRecord,
+  RunRecordInput,
   SessionExport,
   SessionFilter,
   SessionInputOf,
   SessionMode,
   SessionOf,
   SessionPage,
+  SessionPatch,
   SessionStorage,
   StorageCapabilities,
+  UpdateOptions,
   UpsertOptions,
   UserOption,
 } from "./types.ts";
@@ -71,7 +79,9 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   #ready: Promise<void> | null = null;
   #closed = false;
   #cipher: FieldCipher | null;
+  #digester: RunDigester;
   #driver: SessionDriver<M>;
+  #runs: RunLog<M>;
 
   /**
    * Checks the options (those of every backend plus `optionKeys`, the
@@ -92,7 +102,20 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     }
     this.clock = options?.clock ?? Date.now;
     this.#cipher = options?.encryptionKey === undefined ? null : new FieldCipher(options.encryptionKey, this.mode);
+    this.#digester = new RunDigester(options?.encryptionKey);
     this.#driver = makeDriver ? makeDriver(this.mode) : legacyDriver(this as unknown as LegacyHooks<M>);
+    this.#runs = new RunLog({
+      mode: this.mode,
+      driver: this.#driver,
+      digester: this.#digester,
+      time: () => {
+        const now = this.clock();
+        return { now, liveAfter: this.liveAfter(now) };
+      },
+      sealRun: (id, run) => this.#sealRun(id, run),
+      openRuns: (id, runs) => this.#openRuns(id, runs),
+      seal: (content) => this.#seal(content),
+    });
   }
 
   // TRANSITIONAL (removed once every backend hands over a driver).
@@ -303,49 +326,102 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     return page.sessions;
   }
 
-  /** Appends runs to the session's log and bumps its version once; see `SessionStorage.appendRuns`. */
-  async appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult> {
-    const id = checkId(sessionId, "sessionId");
-    const checked = checkRuns(runs);
-    checkOptions(options, ["userId", "expectedVersion"], "appendRuns options");
-    const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
-    const userId = checkOptionalId(options?.userId, "userId") ?? null;
-    return await this.#run("appendRuns", async () => {
-      const now = this.clock();
-      const context: AppendContext = { userId, now, liveAfter: this.liveAfter(now) };
-      if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-      const sealed = await Promise.all(checked.map((run) => this.#sealRun(id, run)));
-      return await this.#driver.appendRuns(id, sealed, context);
-    });
+  /** Appends runs (keyed, with a patch, creating the session) in one write; see `SessionStorage.appendRuns`. */
+  async appendRuns(
+    sessionId: string,
+    runs: JsonObject[],
+    options?: AppendRunsOptions<SessionOf<M>>,
+  ): Promise<AppendRunsResult> {
+    return await this.#run("appendRuns", () => this.#runs.append(sessionId, runs, options as Record<string, unknown>));
   }
 
   /** A page of the session's runs by `seq`; see `SessionStorage.getRuns`. */
   async getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage> {
-    const id = checkId(sessionId, "sessionId");
-    checkOptions(options, ["userId", "limit", "order", "cursor"], "getRuns options");
-    const order = options?.order ?? "asc";
-    if (order !== "asc" && order !== "desc") {
-      throw new ValidationError([{ path: ["order"], message: 'expected "asc" or "desc"' }]);
+    return await this.#run("getRuns", () => this.#runs.page(sessionId, options));
+  }
+
+  /** The run stored under `key`, or `null`; see `SessionStorage.getRun`. */
+  async getRun(sessionId: string, key: string, options?: UserOption): Promise<RunRecord | null> {
+    return await this.#run("getRun", () => this.#runs.get(sessionId, key, options));
+  }
+
+  /** Replaces one run; see `SessionStorage.putRun`. */
+  async putRun(sessionId: string, at: RunAddress, run: JsonObject, options?: EditOptions): Promise<AppendRunsResult> {
+    return await this.#run("putRun", () => this.#runs.put(sessionId, at, run, options));
+  }
+
+  /** Removes the runs after `at`; see `SessionStorage.truncateRuns`. */
+  async truncateRuns(sessionId: string, at: RunAddress, options?: EditOptions): Promise<AppendRunsResult> {
+    return await this.#run("truncateRuns", () => this.#runs.truncate(sessionId, at, options));
+  }
+
+  /** Removes and returns the last run; see `SessionStorage.popRun`. */
+  async popRun(sessionId: string, options?: EditOptions): Promise<RunRecord | null> {
+    return await this.#run("popRun", () => this.#runs.pop(sessionId, options));
+  }
+
+  /** Swaps the tail if unchanged; see `SessionStorage.replaceRuns`. */
+  async replaceRuns(sessionId: string, input: ReplaceRunsInput, options?: EditOptions): Promise<AppendRunsResult> {
+    return await this.#run("replaceRuns", () => this.#runs.replace(sessionId, input, options));
+  }
+
+  /** Changes only the given fields; see `SessionStorage.patch`. */
+  async patch(sessionId: string, fields: SessionPatch<SessionOf<M>>, options?: EditOptions): Promise<SessionOf<M>> {
+    checkOptions(options, ["userId", "expectedVersion"], "patch options");
+    if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+      throw new ValidationError([{ path: ["fields"], message: "expected an object of session fields" }]);
     }
-    const query: RunQuery = {
-      afterSeq: options?.cursor == null ? null : decodeRunCursor(String(options.cursor), order),
-      limit: checkInteger(options?.limit, "limit", 1, MAX_PAGE_SIZE) ?? 100,
-      order,
-      liveAfter: null,
-    };
-    const userId = checkOptionalId(options?.userId, "userId");
-    if (userId !== undefined) query.userId = userId;
-    return await this.#run("getRuns", async () => {
-      query.liveAfter = this.liveAfter(this.clock());
-      const rows = await this.#openRuns(id, await this.#driver.getRuns(id, query));
-      if (rows.length <= query.limit) return { runs: rows, nextCursor: null };
-      const runs = rows.slice(0, query.limit);
-      return { runs, nextCursor: encodeRunCursor(order, runs[runs.length - 1]!.seq) };
+    for (const key of ["sessionId", "userId"]) {
+      if (key in fields) throw new ValidationError([{ path: ["fields", key], message: "cannot be patched" }]);
+    }
+    const expectedVersion = options?.expectedVersion;
+    return await this.#retrying(expectedVersion === undefined ? 5 : 1, async () => {
+      const current = await this.read(sessionId, options?.userId);
+      if (current === null) throw new SessionNotFoundError(String(sessionId), { backend: this.backend });
+      const next = { ...current, ...fields } as unknown as SessionInputOf<M>;
+      return await this.upsert(next, { expectedVersion: expectedVersion ?? current.version });
     });
   }
 
+  /** Read, apply `fn`, write with `expectedVersion`, retry on conflict; see `SessionStorage.update`. */
+  async update(
+    sessionId: string,
+    fn: (session: SessionOf<M> | null) => SessionInputOf<M> | Promise<SessionInputOf<M>>,
+    options?: UpdateOptions,
+  ): Promise<SessionOf<M>> {
+    checkOptions(options, ["userId", "retries"], "update options");
+    if (typeof fn !== "function") throw new ValidationError([{ path: ["fn"], message: "expected a function" }]);
+    const retries = checkInteger(options?.retries, "retries", 0, 100) ?? 5;
+    return await this.#retrying(retries + 1, async () => {
+      const current = await this.read(sessionId, options?.userId);
+      const next = await fn(current === null ? null : cloneJson(current));
+      const nextId = (next as { sessionId?: unknown } | null)?.sessionId;
+      if (nextId !== sessionId) {
+        throw new ValidationError([{
+          path: ["sessionId"],
+          message: `fn must return session ${JSON.stringify(sessionId)}`,
+        }]);
+      }
+      return await this.upsert(next, { expectedVersion: current?.version ?? 0 });
+    });
+  }
+
+  /** Runs `attempt` up to `times` times while it throws a `ConflictError`; the last one is thrown. */
+  async #retrying<T>(times: number, attempt: () => Promise<T>): Promise<T> {
+    for (let i = 1;; i++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!(error instanceof ConflictError) || i >= times) throw error;
+      }
+    }
+  }
+
   /** Restores sessions exactly as given, with their runs; see `SessionStorage.importSessions`. */
-  async importSessions(entries: SessionExport<SessionOf<M>>[], options?: ImportOptions): Promise<ImportResult> {
+  async importSessions(
+    entries: SessionExport<SessionOf<M>, RunRecordInput>[],
+    options?: ImportOptions,
+  ): Promise<ImportResult> {
     checkOptions(options, ["onConflict"], "importSessions options");
     const onConflict = options?.onConflict ?? "fail";
     if (onConflict !== "skip" && onConflict !== "overwrite" && onConflict !== "fail") {
@@ -365,9 +441,11 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       const sealed = await Promise.all(
         checked.map(async ({ session, runs }) => ({
           session: await this.#seal(session),
-          runs: await Promise.all(
-            runs.map(async (r) => ({ ...r, run: await this.#sealRun(session.sessionId, r.run) })),
-          ),
+          runs: await Promise.all(runs.map(async (r) => ({
+            ...r,
+            digest: r.key === null ? null : await this.#digester.digest(r.run),
+            run: await this.#sealRun(session.sessionId, r.run),
+          }))),
         })),
       );
       return await this.#driver.importSessions(sealed, onConflict, this.liveAfter(this.clock()));
@@ -403,26 +481,6 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 }
 
-/** Largest number of runs one `appendRuns` call takes. */
-export const MAX_RUNS_PER_APPEND = 1000;
-
-function checkRuns(runs: unknown): JsonObject[] {
-  if (!Array.isArray(runs) || runs.length === 0 || runs.length > MAX_RUNS_PER_APPEND) {
-    throw new ValidationError([{
-      path: ["runs"],
-      message: `expected an array of 1 to ${MAX_RUNS_PER_APPEND} JSON objects`,
-    }]);
-  }
-  const issues: ValidationIssue[] = [];
-  for (const [i, run] of runs.entries()) {
-    if (typeof run !== "object" || run === null || Array.isArray(run)) {
-      issues.push({ path: ["runs", i], message: "expected a JSON object" });
-    } else checkJson(run, ["runs", i], issues);
-  }
-  if (issues.length > 0) throw new ValidationError(issues);
-  return cloneJson(runs) as JsonObject[];
-}
-
 function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number): SessionExport<SessionOf<M>> {
   const prefix = (error: unknown): never => {
     if (!(error instanceof ValidationError)) throw error;
@@ -441,8 +499,14 @@ function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number):
   const runs = e!.runs ?? [];
   if (!Array.isArray(runs)) return prefix(new ValidationError([{ path: ["runs"], message: "expected an array" }]));
   const issues: ValidationIssue[] = [];
+  const keys = new Set<string>();
   for (const [k, record] of runs.entries()) {
     const r = record as Partial<RunRecord> | null;
+    if (r?.key != null) {
+      if (typeof r.key !== "string" || r.key.length === 0 || keys.has(r.key)) {
+        issues.push({ path: ["runs", k, "key"], message: "expected a non-empty key, unique within the session" });
+      } else keys.add(r.key);
+    }
     if (r?.seq !== k + 1) issues.push({ path: ["runs", k, "seq"], message: `expected ${k + 1} (runs count from 1)` });
     if (!Number.isSafeInteger(r?.createdAt) || r!.createdAt! < 0) {
       issues.push({ path: ["runs", k, "createdAt"], message: "expected epoch milliseconds" });
@@ -453,7 +517,8 @@ function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number):
     if (issues.length > 10) break;
   }
   if (issues.length > 0) prefix(new ValidationError(issues));
-  return cloneJson({ session, runs: runs as RunRecord[] });
+  const withKeys = (runs as RunRecord[]).map((r) => ({ ...r, key: r.key ?? null }));
+  return cloneJson({ session, runs: withKeys });
 }
 
 const FILTER_KEYS = ["userId", "entityId"] as const;
@@ -477,8 +542,13 @@ function legacyDriver<M extends SessionMode>(self: LegacyHooks<M>): SessionDrive
     rename: call("doRename"),
     list: call("doList"),
     listKeys: (query: ListQuery) => (self.doListKeys ?? self.doList)!.call(self, query),
-    appendRuns: call("doAppendRuns"),
-    getRuns: call("doGetRuns"),
+    appendRuns: (id: string, runs: NewRun[], context: AppendContext) =>
+      self.doAppendRuns!(id, runs.map((r) => r.run), context),
+    getRuns: async (id: string, q: RunQuery) => {
+      const afterSeq = q.order === "asc" ? q.seqAbove : q.seqBelow;
+      const rows = await self.doGetRuns!(id, { ...q, afterSeq }) as RunRecord[];
+      return rows.map((r) => ({ ...r, key: null, digest: null }));
+    },
     importSessions: call("doImport"),
     purge: call("doPurge"),
     drop: call("doDrop"),

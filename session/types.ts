@@ -172,20 +172,69 @@ export interface RecentOptions extends SessionFilter {
   limit?: number;
 }
 
-/** One run (a turn of the conversation) in a session's append-only run log. */
-export interface RunRecord {
-  /** Position in the log: 1 for the first run, +1 for each next one. */
+/** One run (a turn of the conversation, a message) in a session's run log. */
+export interface RunRecord<R extends JsonObject = JsonObject> {
+  /** Position in the log: 1 for the first run, +1 for each next one; contiguous (an edit reuses the seqs it removed). */
   seq: number;
   /** Epoch milliseconds when it was appended. */
   createdAt: number;
+  /** The caller's key (e.g. a message id), unique within the session; `null` when none was given. */
+  key: string | null;
   /** The run itself. */
-  run: JsonObject;
+  run: R;
 }
 
+/** A run as `importSessions` takes it: an export's run, whose `key` older exports leave out. */
+export type RunRecordInput = Omit<RunRecord, "key"> & { key?: string | null };
+
 /** Options of `appendRuns`. */
-export interface AppendRunsOptions extends UserOption {
+export interface AppendRunsOptions<S extends Session = Session> extends UserOption {
   /** Append only if the session's version equals this, else `ConflictError`. */
   expectedVersion?: number;
+  /**
+   * One key (or `null`) per run, unique within the session. A run whose key is
+   * already stored with equal content is skipped; with other content the call
+   * is a `RunKeyConflictError`. When every run is skipped the call is a replay
+   * and writes nothing (not even `patch`).
+   */
+  keys?: (string | null)[];
+  /** Session fields to change in the same atomic write (not `sessionId` or `userId`). */
+  patch?: SessionPatch<S>;
+  /** Create the session (owned by `userId`, with `patch`'s fields) when it is absent or expired. */
+  create?: boolean;
+}
+
+/** Fields a `patch` (or `appendRuns`' `patch`) may change: everything the caller sets but the ids of the session and its user. */
+export type SessionPatch<S extends Session = Session> = Partial<
+  Omit<S, "sessionId" | "userId" | "createdAt" | "updatedAt" | "version">
+>;
+
+/** Where a run is: by `seq` or by key. */
+export type RunAddress = { seq: number } | { key: string };
+
+/** Options of the run-log edits (`putRun`, `truncateRuns`, `popRun`, `replaceRuns`) and `patch`. */
+export interface EditOptions extends UserOption {
+  /** Edit only if the session's version equals this, else `ConflictError`. */
+  expectedVersion?: number;
+}
+
+/** Options of `update`. */
+export interface UpdateOptions extends UserOption {
+  /**
+   * How many times to read again and re-apply the function after a `ConflictError`; the last conflict is thrown.
+   * @default {5}
+   */
+  retries?: number;
+}
+
+/** What `replaceRuns` takes. */
+export interface ReplaceRunsInput {
+  /** The tail as the caller read it (from some seq to the end); empty for "at the end". */
+  expectedSuffix: RunRecord[];
+  /** The runs that take its place. */
+  replacement: JsonObject[];
+  /** One key (or `null`) per replacement run. */
+  keys?: (string | null)[];
 }
 
 /** What `appendRuns` returns. */
@@ -198,6 +247,12 @@ export interface AppendRunsResult {
 
 /** Options of `getRuns`. */
 export interface GetRunsOptions extends UserOption {
+  /** Only runs with a greater `seq`. */
+  after?: number;
+  /** Only runs with a smaller `seq`. */
+  before?: number;
+  /** The last `last` runs (before `before` when given), in chronological order; not with `after`, `order`, `limit` or `cursor`. */
+  last?: number;
   /**
    * Page size, 1–1000.
    * @default {100}
@@ -221,11 +276,11 @@ export interface RunPage {
 }
 
 /** A session with its run log, as `export` writes it and `importSessions` takes it. */
-export interface SessionExport<S extends Session = Session> {
+export interface SessionExport<S extends Session = Session, R extends RunRecordInput = RunRecord> {
   /** The session, with its `createdAt`, `updatedAt` and `version`. */
   session: S;
-  /** Its runs, `seq` 1, 2, 3, … */
-  runs: RunRecord[];
+  /** Its runs, `seq` 1, 2, 3, … (`key` may be omitted in older exports: `null`). */
+  runs: R[];
 }
 
 /** Options of `importSessions`. */
@@ -295,16 +350,30 @@ export interface SessionStorage<S extends Session = Session, I = unknown> {
    * version once, atomically; ownership and `expectedVersion` as in `upsert`.
    * Throws `SessionNotFoundError` when the session is absent or expired.
    */
-  appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult>;
+  appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions<S>): Promise<AppendRunsResult>;
   /** A page of the session's runs by `seq`; empty when the session is absent, expired or another user's. */
   getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage>;
+  /** The run stored under `key`, or `null` (also when the session is absent, expired or another user's). */
+  getRun(sessionId: string, key: string, options?: UserOption): Promise<RunRecord | null>;
+  /** Replaces one run (its key and `seq` stay), bumping the version; `SessionNotFoundError` when absent. */
+  putRun(sessionId: string, at: RunAddress, run: JsonObject, options?: EditOptions): Promise<AppendRunsResult>;
+  /** Removes every run after `at` (a regenerate); `at: { seq: 0 }` empties the log. */
+  truncateRuns(sessionId: string, at: RunAddress, options?: EditOptions): Promise<AppendRunsResult>;
+  /** Removes and returns the last run, or `null` when the log is empty. */
+  popRun(sessionId: string, options?: EditOptions): Promise<RunRecord | null>;
+  /** Swaps the tail for `replacement` only if the tail still is `expectedSuffix` (else `ConflictError`). */
+  replaceRuns(sessionId: string, input: ReplaceRunsInput, options?: EditOptions): Promise<AppendRunsResult>;
+  /** Changes only the given fields, version-checked; `SessionNotFoundError` when absent. */
+  patch(sessionId: string, fields: SessionPatch<S>, options?: EditOptions): Promise<S>;
+  /** Reads, applies `fn` (given `null` when absent), writes with `expectedVersion`, and retries on `ConflictError`. */
+  update(sessionId: string, fn: (session: S | null) => I | Promise<I>, options?: UpdateOptions): Promise<S>;
   /**
    * Writes sessions exactly as given (`createdAt`, `updatedAt`, `version`
    * kept) with their runs: a restore, for backups and copies between
    * backends. Ownership is not checked. All or nothing where
    * `capabilities.atomicBatch`.
    */
-  importSessions(entries: SessionExport<S>[], options?: ImportOptions): Promise<ImportResult>;
+  importSessions(entries: SessionExport<S, RunRecordInput>[], options?: ImportOptions): Promise<ImportResult>;
   /** Deletes sessions not written for `ttlMs`, with their runs; returns how many. `0` without `ttlMs`. */
   purgeExpired(): Promise<number>;
   /** Removes this storage's data (its table, directory, key prefix or object store) and nothing else. */

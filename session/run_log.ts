@@ -1,0 +1,412 @@
+/**
+ * The run log's rules, once for every backend: checking runs, keys and
+ * addresses, keyed (idempotent) appends with a patch and create in the same
+ * write, reads by key and by seq range, and the edits (`putRun`,
+ * `truncateRuns`, `popRun`, `replaceRuns`) expressed as one version-checked
+ * rewrite of the log's tail ({@linkcode SessionDriver.editRuns}).
+ *
+ * @module
+ */
+import { checkJson, cloneJson } from "./_json.ts";
+import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
+import type { EditContext, NewRun, RunQuery, SessionDriver, StoredRun } from "./driver.ts";
+import {
+  ConflictError,
+  RunConflictError,
+  SessionNotFoundError,
+  ValidationError,
+  type ValidationIssue,
+} from "./errors.ts";
+import { MAX_PAGE_SIZE } from "./list.ts";
+import { MODE_FIELDS } from "./modes.ts";
+import {
+  checkId,
+  checkInteger,
+  checkOptionalId,
+  checkOptions,
+  parseSessionInput,
+  type SessionContent,
+} from "./parse.ts";
+import type { RunDigester } from "./run_digest.ts";
+import type {
+  AppendRunsResult,
+  EditOptions,
+  GetRunsOptions,
+  JsonObject,
+  ReplaceRunsInput,
+  RunAddress,
+  RunPage,
+  RunRecord,
+  SessionMode,
+  SessionOf,
+} from "./types.ts";
+
+/** Largest number of runs one `appendRuns` call takes. */
+export const MAX_RUNS_PER_APPEND = 1000;
+
+/** How many times an edit without `expectedVersion` is tried when another writer got in between its read and write. */
+const EDIT_ATTEMPTS = 5;
+
+/** What the run log needs from the storage it belongs to. */
+export interface RunLogHost<M extends SessionMode> {
+  /** The storage's mode. */
+  mode: M;
+  /** Its driver. */
+  driver: SessionDriver<M>;
+  /** Digests keyed runs. */
+  digester: RunDigester;
+  /** The current time and the TTL bound. */
+  time(): { now: number; liveAfter: number | null };
+  /** Encrypts a run (identity without an encryption key). */
+  sealRun(sessionId: string, run: JsonObject): Promise<JsonObject>;
+  /** Decrypts runs (identity without an encryption key). */
+  openRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]>;
+  /** Encrypts the content fields of a session or patch. */
+  seal<T extends { sessionId: string }>(content: T): Promise<T>;
+}
+
+/** The run-log operations of a storage; its public methods call these inside their error wrapping. */
+export class RunLog<M extends SessionMode> {
+  readonly #host: RunLogHost<M>;
+
+  /** The run log of `host`. */
+  constructor(host: RunLogHost<M>) {
+    this.#host = host;
+  }
+
+  /** Appends runs, with keys, a patch and create-if-missing, in one write. */
+  async append(sessionId: string, runs: JsonObject[], options: Record<string, unknown> | undefined) {
+    const id = checkId(sessionId, "sessionId");
+    checkOptions(options, ["userId", "expectedVersion", "keys", "patch", "create"], "appendRuns options");
+    const checked = checkRuns(runs, "runs");
+    const keys = checkKeys(options?.keys, checked.length, "keys");
+    const expectedVersion = checkVersion(options?.expectedVersion);
+    const userId = checkOptionalId(options?.userId, "userId") ?? null;
+    if (options?.create !== undefined && typeof options.create !== "boolean") {
+      throw new ValidationError([{ path: ["create"], message: "expected a boolean" }]);
+    }
+    const patch = options?.patch === undefined ? undefined : this.#checkPatch(id, options.patch);
+    const host = this.#host;
+    const newRuns = await this.#newRuns(id, checked, keys);
+    const { now, liveAfter } = host.time();
+    const context: Parameters<SessionDriver<M>["appendRuns"]>[2] = { userId, now, liveAfter };
+    if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
+    if (patch !== undefined) context.patch = await this.#sealPatch(id, patch);
+    if (options?.create === true) {
+      context.create = await host.seal(parseSessionInput(host.mode, { sessionId: id, userId, ...patch }));
+    }
+    return await host.driver.appendRuns(id, newRuns, context);
+  }
+
+  /** A page of runs by seq range, or the last N in order. */
+  async page(sessionId: string, options: GetRunsOptions | undefined): Promise<RunPage> {
+    const id = checkId(sessionId, "sessionId");
+    checkOptions(options, ["userId", "limit", "order", "cursor", "after", "before", "last"], "getRuns options");
+    const after = checkInteger(options?.after, "after", 0, Number.MAX_SAFE_INTEGER) ?? null;
+    const before = checkInteger(options?.before, "before", 1, Number.MAX_SAFE_INTEGER) ?? null;
+    const last = checkInteger(options?.last, "last", 1, MAX_PAGE_SIZE);
+    const userId = checkOptionalId(options?.userId, "userId");
+    if (last !== undefined) {
+      const clash = (["after", "order", "limit", "cursor"] as const).find((k) => options?.[k] != null);
+      if (clash) throw new ValidationError([{ path: [clash], message: "cannot be combined with last" }]);
+      const rows = await this.#query(id, { seqAbove: null, seqBelow: before, order: "desc", limit: last - 1 }, userId);
+      return { runs: await this.#open(id, rows.reverse()), nextCursor: null };
+    }
+    const order = options?.order ?? "asc";
+    if (order !== "asc" && order !== "desc") {
+      throw new ValidationError([{ path: ["order"], message: 'expected "asc" or "desc"' }]);
+    }
+    const limit = checkInteger(options?.limit, "limit", 1, MAX_PAGE_SIZE) ?? 100;
+    const cursor = options?.cursor == null ? null : decodeRunCursor(String(options.cursor), order);
+    const bounds = order === "asc"
+      ? { seqAbove: cursor === null ? after : Math.max(cursor, after ?? 0), seqBelow: before }
+      : { seqAbove: after, seqBelow: cursor === null ? before : Math.min(cursor, before ?? Infinity) };
+    const rows = await this.#query(id, { ...bounds, order, limit }, userId);
+    if (rows.length <= limit) return { runs: await this.#open(id, rows), nextCursor: null };
+    const runs = rows.slice(0, limit);
+    return { runs: await this.#open(id, runs), nextCursor: encodeRunCursor(order, runs[runs.length - 1]!.seq) };
+  }
+
+  /** The run stored under `key`, or `null`. */
+  async get(sessionId: string, key: string, options: { userId?: string } | undefined): Promise<RunRecord | null> {
+    const id = checkId(sessionId, "sessionId");
+    const checkedKey = checkRunKey(key, "key");
+    checkOptions(options, ["userId"], "getRun options");
+    const userId = checkOptionalId(options?.userId, "userId");
+    const query: { userId?: string; liveAfter: number | null } = { liveAfter: this.#host.time().liveAfter };
+    if (userId !== undefined) query.userId = userId;
+    const found = await this.#host.driver.getRun(id, checkedKey, query);
+    return found === null ? null : (await this.#open(id, [found]))[0]!;
+  }
+
+  /** Replaces the run at `at`, keeping its key, seq and the runs after it. */
+  async put(sessionId: string, at: RunAddress, run: JsonObject, options: EditOptions | undefined) {
+    const id = checkId(sessionId, "sessionId");
+    const address = checkAddress(at, false);
+    const [checked] = checkRuns([run], "run");
+    return await this.#edit(id, "putRun", options, async (userId) => {
+      const target = await this.#locate(id, address, userId);
+      if (target === null) throw missing(address);
+      const tail = await this.#tail(id, target.seq + 1, userId);
+      const [replacement] = await this.#newRuns(id, [checked!], [target.key]);
+      return { keepThrough: target.seq - 1, add: [{ ...replacement!, createdAt: target.createdAt }, ...tail] };
+    });
+  }
+
+  /** Removes every run after `at`. */
+  async truncate(sessionId: string, at: RunAddress, options: EditOptions | undefined) {
+    const id = checkId(sessionId, "sessionId");
+    const address = checkAddress(at, true);
+    return await this.#edit(id, "truncateRuns", options, async (userId) => {
+      if ("seq" in address && address.seq === 0) return { keepThrough: 0, add: [] };
+      const target = await this.#locate(id, address, userId);
+      if (target === null) throw missing(address);
+      return { keepThrough: target.seq, add: [] };
+    });
+  }
+
+  /** Removes and returns the last run. */
+  async pop(sessionId: string, options: EditOptions | undefined): Promise<RunRecord | null> {
+    const id = checkId(sessionId, "sessionId");
+    const last: { run: StoredRun | null } = { run: null };
+    await this.#edit(id, "popRun", options, async (userId) => {
+      [last.run = null] = await this.#query(id, { seqAbove: null, seqBelow: null, order: "desc", limit: 0 }, userId);
+      return last.run === null ? null : { keepThrough: last.run.seq - 1, add: [] };
+    });
+    return last.run === null ? null : (await this.#open(id, [last.run]))[0]!;
+  }
+
+  /** Swaps the tail if it still is what the caller read. */
+  async replace(sessionId: string, input: ReplaceRunsInput, options: EditOptions | undefined) {
+    const id = checkId(sessionId, "sessionId");
+    if (typeof input !== "object" || input === null || Array.isArray(input)) {
+      throw new ValidationError([{ path: [], message: "expected { expectedSuffix, replacement, keys? }" }]);
+    }
+    checkOptions(input, ["expectedSuffix", "replacement", "keys"], "replaceRuns input");
+    const expected = checkSuffix(input.expectedSuffix);
+    const replacement = input.replacement.length === 0 ? [] : checkRuns(input.replacement, "replacement");
+    const keys = checkKeys(input.keys, replacement.length, "keys");
+    return await this.#edit(id, "replaceRuns", options, async (userId, version) => {
+      const first = expected[0]?.seq ?? (await this.#lastSeq(id, userId)) + 1;
+      const tail = await this.#open(id, await this.#tail(id, first, userId));
+      if (!sameRuns(tail, expected)) {
+        throw new RunConflictError(id, version, `the runs from seq ${first} are not the expected suffix`);
+      }
+      return { keepThrough: first - 1, add: await this.#newRuns(id, replacement, keys) };
+    });
+  }
+
+  /** Seals runs for a write; returns them with their keys and digests. */
+  async #newRuns(sessionId: string, runs: JsonObject[], keys: (string | null)[]): Promise<NewRun[]> {
+    const host = this.#host;
+    return await Promise.all(runs.map(async (run, i) => {
+      const key = keys[i] ?? null;
+      return {
+        key,
+        digest: key === null ? null : await host.digester.digest(run),
+        run: await host.sealRun(sessionId, run),
+      };
+    }));
+  }
+
+  /**
+   * Reads what an edit needs, then rewrites the tail at the version read; when
+   * the caller gave no `expectedVersion`, a write that lost to another writer
+   * is planned again (bounded), else its conflict is thrown.
+   */
+  async #edit(
+    id: string,
+    operation: string,
+    options: EditOptions | undefined,
+    plan: (userId: string | undefined, version: number) => Promise<{ keepThrough: number; add: NewRun[] } | null>,
+  ): Promise<AppendRunsResult> {
+    checkOptions(options, ["userId", "expectedVersion"], `${operation} options`);
+    const userId = checkOptionalId(options?.userId, "userId");
+    const expectedVersion = checkVersion(options?.expectedVersion);
+    const host = this.#host;
+    for (let attempt = 1;; attempt++) {
+      const session = await this.#live(id, userId);
+      if (session === null) throw new SessionNotFoundError(id);
+      const version = expectedVersion ?? session.version;
+      if (version !== session.version) throw new ConflictError(id, version, session.version);
+      const edit = await plan(userId, version);
+      if (edit === null) return { version, runCount: 0 };
+      const { now, liveAfter } = host.time();
+      const context: EditContext = { userId: userId ?? null, expectedVersion: version, now, liveAfter };
+      try {
+        return await host.driver.editRuns(id, edit, context);
+      } catch (error) {
+        const retry = error instanceof ConflictError && !(error instanceof RunConflictError) &&
+          expectedVersion === undefined && attempt < EDIT_ATTEMPTS;
+        if (!retry) throw error;
+      }
+    }
+  }
+
+  async #live(id: string, userId: string | undefined): Promise<SessionOf<M> | null> {
+    const session = await this.#host.driver.read(id);
+    const { liveAfter } = this.#host.time();
+    if (session === null || (liveAfter !== null && session.updatedAt <= liveAfter)) return null;
+    return userId !== undefined && session.userId !== userId ? null : session;
+  }
+
+  async #locate(id: string, at: RunAddress, userId: string | undefined): Promise<StoredRun | null> {
+    if ("key" in at) {
+      const query: { userId?: string; liveAfter: number | null } = { liveAfter: this.#host.time().liveAfter };
+      if (userId !== undefined) query.userId = userId;
+      return await this.#host.driver.getRun(id, at.key, query);
+    }
+    const [found] = await this.#query(
+      id,
+      { seqAbove: at.seq - 1, seqBelow: at.seq + 1, order: "asc", limit: 0 },
+      userId,
+    );
+    return found ?? null;
+  }
+
+  async #lastSeq(id: string, userId: string | undefined): Promise<number> {
+    const [last] = await this.#query(id, { seqAbove: null, seqBelow: null, order: "desc", limit: 0 }, userId);
+    return last?.seq ?? 0;
+  }
+
+  /** Every run from `fromSeq` to the end, as stored (createdAt kept for the rewrite). */
+  async #tail(id: string, fromSeq: number, userId: string | undefined): Promise<StoredRun[]> {
+    const tail: StoredRun[] = [];
+    for (let above = fromSeq - 1;;) {
+      const rows = await this.#query(
+        id,
+        { seqAbove: above, seqBelow: null, order: "asc", limit: MAX_PAGE_SIZE },
+        userId,
+      );
+      tail.push(...rows.slice(0, MAX_PAGE_SIZE));
+      if (rows.length <= MAX_PAGE_SIZE) return tail;
+      above = tail[tail.length - 1]!.seq;
+    }
+  }
+
+  /** `limit + 1` rows (one more than the page, to tell whether there is a next one). */
+  #query(
+    id: string,
+    bounds: Omit<RunQuery, "liveAfter" | "userId">,
+    userId: string | undefined,
+  ): Promise<StoredRun[]> {
+    const query: RunQuery = { ...bounds, liveAfter: this.#host.time().liveAfter };
+    if (userId !== undefined) query.userId = userId;
+    return this.#host.driver.getRuns(id, query);
+  }
+
+  async #open(id: string, rows: StoredRun[]): Promise<RunRecord[]> {
+    const plain = rows.map(({ seq, key, createdAt, run }) => ({ seq, key, createdAt, run }));
+    return await this.#host.openRuns(id, plain);
+  }
+
+  #checkPatch(id: string, patch: unknown): Partial<SessionContent<M>> {
+    if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+      throw new ValidationError([{ path: ["patch"], message: "expected an object of session fields" }]);
+    }
+    for (const key of ["sessionId", "userId"]) {
+      if (key in patch) throw new ValidationError([{ path: ["patch", key], message: "cannot be patched" }]);
+    }
+    const content = parseSessionInput(this.#host.mode, { sessionId: id, ...patch });
+    const picked: Record<string, unknown> = {};
+    for (const key of Object.keys(patch)) {
+      if (key !== "createdAt" && key !== "updatedAt" && key !== "version") {
+        picked[key] = (content as Record<string, unknown>)[key];
+      }
+    }
+    return picked as Partial<SessionContent<M>>;
+  }
+
+  async #sealPatch(id: string, patch: Partial<SessionContent<M>>): Promise<Partial<SessionContent<SessionMode>>> {
+    const objects: readonly string[] = MODE_FIELDS[this.#host.mode].objects;
+    const sealed = await this.#host.seal({ ...patch, sessionId: id }) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(patch)) out[key] = objects.includes(key) ? sealed[key] : cloneJson(sealed[key]);
+    return out as Partial<SessionContent<SessionMode>>;
+  }
+}
+
+/** Checks a run array: 1 to {@linkcode MAX_RUNS_PER_APPEND} plain JSON objects; returns a copy. */
+export function checkRuns(runs: unknown, name: string): JsonObject[] {
+  if (!Array.isArray(runs) || runs.length === 0 || runs.length > MAX_RUNS_PER_APPEND) {
+    throw new ValidationError([{
+      path: [name],
+      message: `expected an array of 1 to ${MAX_RUNS_PER_APPEND} JSON objects`,
+    }]);
+  }
+  const issues: ValidationIssue[] = [];
+  for (const [i, run] of runs.entries()) {
+    if (typeof run !== "object" || run === null || Array.isArray(run)) {
+      issues.push({ path: [name, i], message: "expected a JSON object" });
+    } else checkJson(run, [name, i], issues);
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return cloneJson(runs) as JsonObject[];
+}
+
+/** Checks one key per run (`null` for none), unique within the call; all `null` when `keys` is absent. */
+export function checkKeys(keys: unknown, count: number, name: string): (string | null)[] {
+  if (keys === undefined) return new Array(count).fill(null);
+  if (!Array.isArray(keys) || keys.length !== count) {
+    throw new ValidationError([{ path: [name], message: `expected an array of ${count} keys (string or null)` }]);
+  }
+  const seen = new Set<string>();
+  return keys.map((key, i) => {
+    if (key === null) return null;
+    const checked = checkRunKey(key, `${name}[${i}]`);
+    if (seen.has(checked)) throw new ValidationError([{ path: [name, i], message: "appears twice in one call" }]);
+    seen.add(checked);
+    return checked;
+  });
+}
+
+/** A run key has the same form as an id. */
+function checkRunKey(key: unknown, name: string): string {
+  return checkId(key, name);
+}
+
+function checkVersion(value: unknown): number | undefined {
+  return checkInteger(value, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
+}
+
+function checkAddress(at: unknown, allowZero: boolean): RunAddress {
+  const fail = (): never => {
+    throw new ValidationError([{ path: ["at"], message: "expected { seq } (a positive integer) or { key }" }]);
+  };
+  if (typeof at !== "object" || at === null || Array.isArray(at)) return fail();
+  const keys = Object.keys(at);
+  if (keys.length !== 1) return fail();
+  const a = at as Record<string, unknown>;
+  if (keys[0] === "key") return { key: checkRunKey(a.key, "at.key") };
+  if (keys[0] !== "seq") return fail();
+  return { seq: checkInteger(a.seq, "at.seq", allowZero ? 0 : 1, Number.MAX_SAFE_INTEGER)! };
+}
+
+function checkSuffix(suffix: unknown): RunRecord[] {
+  if (!Array.isArray(suffix)) {
+    throw new ValidationError([{ path: ["expectedSuffix"], message: "expected an array of runs" }]);
+  }
+  suffix.forEach((r, i) => {
+    const ok = typeof r === "object" && r !== null && Number.isSafeInteger(r.seq) && r.seq >= 1 &&
+      r.seq === (suffix[0] as RunRecord).seq + i && typeof r.run === "object" && r.run !== null;
+    if (!ok) {
+      throw new ValidationError([{
+        path: ["expectedSuffix", i],
+        message: "expected runs as read, with contiguous seqs",
+      }]);
+    }
+  });
+  return suffix as RunRecord[];
+}
+
+function sameRuns(actual: RunRecord[], expected: RunRecord[]): boolean {
+  return actual.length === expected.length && actual.every((r, i) => {
+    const e = expected[i]!;
+    return r.seq === e.seq && r.key === (e.key ?? null) && JSON.stringify(r.run) === JSON.stringify(e.run);
+  });
+}
+
+function missing(at: RunAddress): ValidationError {
+  const where = "key" in at ? `key ${JSON.stringify(at.key)}` : `seq ${at.seq}`;
+  return new ValidationError([{ path: ["at"], message: `no run at ${where}` }]);
+}
