@@ -9,7 +9,7 @@ import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../ses
 import { cloneJson } from "../session/_json.ts";
 import { KvEngine, type KvRecord, type KvStore, type KvTransaction, type RunRange } from "../engines/kv.ts";
 import type { StoredRun } from "../session/driver.ts";
-import type { BaseStorageOptions, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
 
 /** Options of {@linkcode MemoryStorage}. */
 export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageOptions<M>;
@@ -19,6 +19,7 @@ export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageO
  * tests and as the model of the contract.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example Save and read back
  * ```ts
@@ -31,7 +32,8 @@ export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageO
  * assert.deepEqual(session?.memory, { turns: 1 });
  * ```
  */
-export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class MemoryStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Batches are all or nothing; nothing is shared between processes. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: false, persistent: false };
 

@@ -13,6 +13,7 @@ import { checkMode, MODE_FIELDS } from "./modes.ts";
 import type { AppendContext, ChangeContext, NewRun, RunQuery, SessionDriver, WriteContext } from "./driver.ts";
 import { RunDigester } from "./run_digest.ts";
 import { RunLog } from "./run_log.ts";
+import { applySchema, checkSchemas, type ContentSchemas } from "./standard_schema.ts";
 import { FieldCipher } from "./encryption.ts";
 import {
   checkId,
@@ -41,20 +42,21 @@ import type {
   RunRecordInput,
   SessionExport,
   SessionFilter,
-  SessionInputOf,
   SessionMode,
   SessionOf,
   SessionPage,
   SessionPatch,
   SessionStorage,
   StorageCapabilities,
+  TypedInput,
+  TypedSession,
   UpdateOptions,
   UpsertOptions,
   UserOption,
 } from "./types.ts";
 
 /** The option keys every backend's constructor takes. */
-const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey"] as const;
+const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey", "schemas"] as const;
 
 /**
  * Base class of the backends. Public methods check their arguments (option
@@ -63,9 +65,16 @@ const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey"] as const;
  * `StorageError`s naming the backend; the driver does the storing.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds (a JSON object unless given).
+ * @typeParam Data What `sessionData` holds (a JSON object unless given).
+ * @typeParam Run What a run holds (a JSON object unless given).
  */
-export abstract class BaseSessionStorage<M extends SessionMode = "agent">
-  implements SessionStorage<SessionOf<M>, SessionInputOf<M>> {
+export abstract class BaseSessionStorage<
+  M extends SessionMode = "agent",
+  Memory = JsonObject,
+  Data = JsonObject,
+  Run = JsonObject,
+> implements SessionStorage<TypedSession<M, Memory, Data>, TypedInput<M, Memory, Data>, Run> {
   /** The mode of the sessions held. */
   readonly mode: M;
   /** Name of the backend, used in error messages. */
@@ -79,6 +88,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   #ready: Promise<void> | null = null;
   #closed = false;
   #cipher: FieldCipher | null;
+  #schemas: ContentSchemas;
   #digester: RunDigester;
   #driver: SessionDriver<M>;
   #runs: RunLog<M>;
@@ -102,6 +112,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     }
     this.clock = options?.clock ?? Date.now;
     this.#cipher = options?.encryptionKey === undefined ? null : new FieldCipher(options.encryptionKey, this.mode);
+    this.#schemas = checkSchemas(options?.schemas);
     this.#digester = new RunDigester(options?.encryptionKey);
     this.#driver = makeDriver ? makeDriver(this.mode) : legacyDriver(this as unknown as LegacyHooks<M>);
     this.#runs = new RunLog({
@@ -126,6 +137,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** Encrypts the content fields when an `encryptionKey` is set. */
   async #seal<T extends { sessionId: string }>(content: T): Promise<T> {
+    content = await this.#validate(content as T & Record<string, unknown>);
     if (this.#cipher === null) return content;
     const out: Record<string, unknown> = { ...content };
     for (const field of MODE_FIELDS[this.mode].objects) {
@@ -136,10 +148,21 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** Decrypts what {@linkcode BaseSessionStorage.#seal} encrypted. */
   async #open<T extends { sessionId: string } | null>(session: T): Promise<T> {
-    if (this.#cipher === null || session === null) return session;
+    if (session === null) return session;
     const out: Record<string, unknown> = { ...session };
-    for (const field of MODE_FIELDS[this.mode].objects) {
-      out[field] = await this.#cipher.decrypt(out[field] as JsonObject | null, session.sessionId, field);
+    for (const field of this.#cipher === null ? [] : MODE_FIELDS[this.mode].objects) {
+      out[field] = await this.#cipher!.decrypt(out[field] as JsonObject | null, session.sessionId, field);
+    }
+    return await this.#validate(out) as T;
+  }
+
+  /** Applies the `memory` and `sessionData` schemas, when set, to the fields present. */
+  async #validate<T extends Record<string, unknown>>(content: T): Promise<T> {
+    const { memory, sessionData } = this.#schemas;
+    if (memory === undefined && sessionData === undefined) return content;
+    const out: Record<string, unknown> = { ...content };
+    for (const [field, schema] of [["memory", memory], ["sessionData", sessionData]] as const) {
+      if (field in out) out[field] = await applySchema(schema, out[field], [field]);
     }
     return out as T;
   }
@@ -149,13 +172,18 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   async #sealRun(sessionId: string, run: JsonObject): Promise<JsonObject> {
-    return this.#cipher === null ? run : (await this.#cipher.encrypt(run, sessionId, "run"))!;
+    const checked = await applySchema(this.#schemas.run, run, ["run"]) as JsonObject;
+    return this.#cipher === null ? checked : (await this.#cipher.encrypt(checked, sessionId, "run"))!;
   }
 
   async #openRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]> {
     const cipher = this.#cipher;
-    if (cipher === null) return runs;
-    return await Promise.all(runs.map(async (r) => ({ ...r, run: (await cipher.decrypt(r.run, sessionId, "run"))! })));
+    const schema = this.#schemas.run;
+    if (cipher === null && schema === undefined) return runs;
+    return await Promise.all(runs.map(async (r) => {
+      const run = cipher === null ? r.run : (await cipher.decrypt(r.run, sessionId, "run"))!;
+      return { ...r, run: await applySchema(schema, run, ["run"]) as JsonObject };
+    }));
   }
 
   /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */
@@ -201,19 +229,19 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   /** The session, or `null` when absent, expired, or owned by another user than `userId`. */
-  async read(sessionId: string, userId?: string): Promise<SessionOf<M> | null> {
+  async read(sessionId: string, userId?: string): Promise<TypedSession<M, Memory, Data> | null> {
     const id = checkId(sessionId, "sessionId");
     const user = checkOptionalId(userId, "userId");
     return await this.#run("read", async () => {
       const session = await this.#open(await this.#driver.read(id));
       if (session === null || isExpired(session, this.liveAfter(this.clock()))) return null;
       if (user !== undefined && session.userId !== user) return null;
-      return session;
+      return session as unknown as TypedSession<M, Memory, Data>;
     });
   }
 
   /** Inserts or updates a session; throws `ConflictError` or `UserMismatchError` without writing. */
-  async upsert(input: SessionInputOf<M>, options?: UpsertOptions): Promise<SessionOf<M>> {
+  async upsert(input: TypedInput<M, Memory, Data>, options?: UpsertOptions): Promise<TypedSession<M, Memory, Data>> {
     const content = parseSessionInput(this.mode, input);
     checkOptions(options, ["expectedVersion"], "upsert options");
     const expectedVersion = checkInteger(options?.expectedVersion, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
@@ -222,12 +250,12 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       const context: WriteContext = { now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
       const [stored] = await this.#openAll(await this.#driver.write([await this.#seal(content)], context));
-      return stored!;
+      return stored! as unknown as TypedSession<M, Memory, Data>;
     });
   }
 
   /** Upserts several sessions in order; all or nothing where `capabilities.atomicBatch`. */
-  async upsertMany(inputs: SessionInputOf<M>[]): Promise<SessionOf<M>[]> {
+  async upsertMany(inputs: TypedInput<M, Memory, Data>[]): Promise<TypedSession<M, Memory, Data>[]> {
     if (!Array.isArray(inputs)) throw new ValidationError([{ path: [], message: "expected an array of sessions" }]);
     const batch = inputs.map((input, i) => {
       try {
@@ -243,7 +271,8 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       if (batch.length === 0) return [];
       const now = this.clock();
       const sealed = await Promise.all(batch.map((content) => this.#seal(content)));
-      return await this.#openAll(await this.#driver.write(sealed, { now, liveAfter: this.liveAfter(now) }));
+      const stored = await this.#openAll(await this.#driver.write(sealed, { now, liveAfter: this.liveAfter(now) }));
+      return stored as unknown as TypedSession<M, Memory, Data>[];
     });
   }
 
@@ -268,28 +297,36 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     sessionId: string,
     sessionName: string | null,
     options?: UserOption,
-  ): Promise<SessionOf<M> | null> {
+  ): Promise<TypedSession<M, Memory, Data> | null> {
     const id = checkId(sessionId, "sessionId");
     const name = checkSessionName(sessionName);
     const context = this.#changeContext(options, "renameSession");
-    return await this.#run("renameSession", async () => await this.#open(await this.#driver.rename(id, name, context)));
+    return await this.#run(
+      "renameSession",
+      async () =>
+        await this.#open(await this.#driver.rename(id, name, context)) as unknown as
+          | TypedSession<M, Memory, Data>
+          | null,
+    );
   }
 
   /** One page of matching sessions; pass `nextCursor` back for the next. */
-  async listSessions(options?: ListOptions): Promise<SessionPage<SessionOf<M>>> {
+  async listSessions(options?: ListOptions): Promise<SessionPage<TypedSession<M, Memory, Data>>> {
     return await this.#run("listSessions", async () => {
       const query = toListQuery(options, this.liveAfter(this.clock()));
-      return toPage(await this.#openAll(await this.#driver.list(query)), query);
+      return toPage(await this.#openAll(await this.#driver.list(query)), query) as unknown as SessionPage<
+        TypedSession<M, Memory, Data>
+      >;
     });
   }
 
   /** Every matching session, newest `createdAt` first (read page by page). */
-  async getAllSessions(filter?: SessionFilter): Promise<SessionOf<M>[]> {
+  async getAllSessions(filter?: SessionFilter): Promise<TypedSession<M, Memory, Data>[]> {
     checkOptions(filter, FILTER_KEYS, "getAllSessions filter");
-    const all: SessionOf<M>[] = [];
+    const all: TypedSession<M, Memory, Data>[] = [];
     let cursor: string | null = null;
     do {
-      const page: SessionPage<SessionOf<M>> = await this.listSessions({
+      const page: SessionPage<TypedSession<M, Memory, Data>> = await this.listSessions({
         ...pickFilter(filter),
         limit: MAX_PAGE_SIZE,
         cursor,
@@ -319,7 +356,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   /** The `limit` (default 2) newest matching sessions by `createdAt`. */
-  async getRecentSessions(options?: RecentOptions): Promise<SessionOf<M>[]> {
+  async getRecentSessions(options?: RecentOptions): Promise<TypedSession<M, Memory, Data>[]> {
     checkOptions(options, [...FILTER_KEYS, "limit"], "getRecentSessions options");
     const limit = checkInteger(options?.limit, "limit", 1, MAX_PAGE_SIZE) ?? 2;
     const page = await this.listSessions({ ...pickFilter(options), limit, sortBy: "createdAt", order: "desc" });
@@ -329,25 +366,28 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   /** Appends runs (keyed, with a patch, creating the session) in one write; see `SessionStorage.appendRuns`. */
   async appendRuns(
     sessionId: string,
-    runs: JsonObject[],
-    options?: AppendRunsOptions<SessionOf<M>>,
+    runs: Run[],
+    options?: AppendRunsOptions<TypedSession<M, Memory, Data>>,
   ): Promise<AppendRunsResult> {
-    return await this.#run("appendRuns", () => this.#runs.append(sessionId, runs, options as Record<string, unknown>));
+    return await this.#run(
+      "appendRuns",
+      () => this.#runs.append(sessionId, runs as JsonObject[], options as Record<string, unknown>),
+    );
   }
 
   /** A page of the session's runs by `seq`; see `SessionStorage.getRuns`. */
-  async getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage> {
-    return await this.#run("getRuns", () => this.#runs.page(sessionId, options));
+  async getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage<Run>> {
+    return await this.#run("getRuns", () => this.#runs.page(sessionId, options)) as RunPage<Run>;
   }
 
   /** The run stored under `key`, or `null`; see `SessionStorage.getRun`. */
-  async getRun(sessionId: string, key: string, options?: UserOption): Promise<RunRecord | null> {
-    return await this.#run("getRun", () => this.#runs.get(sessionId, key, options));
+  async getRun(sessionId: string, key: string, options?: UserOption): Promise<RunRecord<Run> | null> {
+    return await this.#run("getRun", () => this.#runs.get(sessionId, key, options)) as RunRecord<Run> | null;
   }
 
   /** Replaces one run; see `SessionStorage.putRun`. */
-  async putRun(sessionId: string, at: RunAddress, run: JsonObject, options?: EditOptions): Promise<AppendRunsResult> {
-    return await this.#run("putRun", () => this.#runs.put(sessionId, at, run, options));
+  async putRun(sessionId: string, at: RunAddress, run: Run, options?: EditOptions): Promise<AppendRunsResult> {
+    return await this.#run("putRun", () => this.#runs.put(sessionId, at, run as JsonObject, options));
   }
 
   /** Removes the runs after `at`; see `SessionStorage.truncateRuns`. */
@@ -356,17 +396,21 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   /** Removes and returns the last run; see `SessionStorage.popRun`. */
-  async popRun(sessionId: string, options?: EditOptions): Promise<RunRecord | null> {
-    return await this.#run("popRun", () => this.#runs.pop(sessionId, options));
+  async popRun(sessionId: string, options?: EditOptions): Promise<RunRecord<Run> | null> {
+    return await this.#run("popRun", () => this.#runs.pop(sessionId, options)) as RunRecord<Run> | null;
   }
 
   /** Swaps the tail if unchanged; see `SessionStorage.replaceRuns`. */
-  async replaceRuns(sessionId: string, input: ReplaceRunsInput, options?: EditOptions): Promise<AppendRunsResult> {
-    return await this.#run("replaceRuns", () => this.#runs.replace(sessionId, input, options));
+  async replaceRuns(sessionId: string, input: ReplaceRunsInput<Run>, options?: EditOptions): Promise<AppendRunsResult> {
+    return await this.#run("replaceRuns", () => this.#runs.replace(sessionId, input as ReplaceRunsInput, options));
   }
 
   /** Changes only the given fields; see `SessionStorage.patch`. */
-  async patch(sessionId: string, fields: SessionPatch<SessionOf<M>>, options?: EditOptions): Promise<SessionOf<M>> {
+  async patch(
+    sessionId: string,
+    fields: SessionPatch<TypedSession<M, Memory, Data>>,
+    options?: EditOptions,
+  ): Promise<TypedSession<M, Memory, Data>> {
     checkOptions(options, ["userId", "expectedVersion"], "patch options");
     if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
       throw new ValidationError([{ path: ["fields"], message: "expected an object of session fields" }]);
@@ -378,7 +422,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     return await this.#retrying(expectedVersion === undefined ? 5 : 1, async () => {
       const current = await this.read(sessionId, options?.userId);
       if (current === null) throw new SessionNotFoundError(String(sessionId), { backend: this.backend });
-      const next = { ...current, ...fields } as unknown as SessionInputOf<M>;
+      const next = { ...current, ...fields } as TypedInput<M, Memory, Data>;
       return await this.upsert(next, { expectedVersion: expectedVersion ?? current.version });
     });
   }
@@ -386,9 +430,11 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   /** Read, apply `fn`, write with `expectedVersion`, retry on conflict; see `SessionStorage.update`. */
   async update(
     sessionId: string,
-    fn: (session: SessionOf<M> | null) => SessionInputOf<M> | Promise<SessionInputOf<M>>,
+    fn: (
+      session: TypedSession<M, Memory, Data> | null,
+    ) => TypedInput<M, Memory, Data> | Promise<TypedInput<M, Memory, Data>>,
     options?: UpdateOptions,
-  ): Promise<SessionOf<M>> {
+  ): Promise<TypedSession<M, Memory, Data>> {
     checkOptions(options, ["userId", "retries"], "update options");
     if (typeof fn !== "function") throw new ValidationError([{ path: ["fn"], message: "expected a function" }]);
     const retries = checkInteger(options?.retries, "retries", 0, 100) ?? 5;
@@ -419,7 +465,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** Restores sessions exactly as given, with their runs; see `SessionStorage.importSessions`. */
   async importSessions(
-    entries: SessionExport<SessionOf<M>, RunRecordInput>[],
+    entries: SessionExport<TypedSession<M, Memory, Data>, RunRecordInput<Run>>[],
     options?: ImportOptions,
   ): Promise<ImportResult> {
     checkOptions(options, ["onConflict"], "importSessions options");
