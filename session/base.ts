@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
 import { ConflictError, SessionNotFoundError, StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
 import { checkJson, cloneJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
