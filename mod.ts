@@ -36,3 +36,5 @@ export * from "./backends/json.ts";
 export * from "./backends/upstash.ts";
 export * from "./backends/indexeddb.ts";
 export * from "./backends/open.ts";
+export * from "./session/to_json.ts";
+export type { ContentSchemas, StandardResult, StandardSchema } from "./session/standard_schema.ts";
