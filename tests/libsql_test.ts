@@ -1,6 +1,8 @@
 import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
+import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
+import { SqlRefusedError, type SqlValue } from "../engines/sql/executor.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
@@ -131,5 +133,47 @@ Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all
     }
   } finally {
     await dir.remove();
+  }
+});
+
+Deno.test("SqlExecutor on @libsql/client: a batch is all or nothing, a refused step rolls it back, a transaction rolls back on throw", async () => {
+  const executor = new LibsqlClientExecutor(createClient({ url: ":memory:" }), true);
+  try {
+    const run = (sql: string, ...args: SqlValue[]) => ({ sql, args });
+    await executor.query(run("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"));
+    const count = async () => Number((await executor.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]);
+    const [inserted, selected] = await executor.batch([
+      run("INSERT INTO t VALUES (?1, ?2) RETURNING v", "a", 1),
+      run("SELECT v FROM t WHERE k = ?1", "a"),
+    ]);
+    assert.deepEqual([inserted!.rows, selected!.rows], [[{ v: 1 }], [{ v: 1 }]]);
+    // A failing statement after a successful one: nothing of the batch stays.
+    await assert.rejects(executor.batch([run("INSERT INTO t VALUES ('b', 2)"), run("INSERT INTO t VALUES ('a', 3)")]));
+    assert.equal(await count(), 1);
+    // A step that must change a row and changes none refuses the batch.
+    await assert.rejects(
+      executor.batch([
+        run("INSERT INTO t VALUES ('c', 4)"),
+        { ...run("UPDATE t SET v = 9 WHERE k = 'absent'"), mustChange: true },
+      ]),
+      SqlRefusedError,
+    );
+    assert.equal(await count(), 1);
+    await assert.rejects(
+      executor.transaction(async (tx) => {
+        await tx.query(run("INSERT INTO t VALUES ('d', 5)"));
+        assert.equal(Number((await tx.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]), 2);
+        throw new Error("abandon");
+      }),
+      /abandon/,
+    );
+    assert.equal(await count(), 1);
+    assert.equal(
+      await executor.transaction((tx) => tx.query(run("INSERT INTO t VALUES ('e', 6)")).then(() => "ok")),
+      "ok",
+    );
+    assert.equal(await count(), 2);
+  } finally {
+    await executor.close();
   }
 });
