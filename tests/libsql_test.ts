@@ -124,7 +124,7 @@ Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all
   try {
     for (const delay of [100, 300, 700]) {
       const worker = new URL("./support/libsql_worker.ts", import.meta.url).pathname;
-      await killWhileWriting(worker, [`${dir.path}/crash.db`], delay);
+      await killWhileWriting(worker, ["write", `${dir.path}/crash.db`], delay);
       await using storage = new LibsqlStorage({ url: `file:${dir.path}/crash.db` });
       const sessions = await storage.getAllSessions();
       const rounds = new Set(sessions.map((s) => s.memory?.round));
@@ -175,5 +175,48 @@ Deno.test("SqlExecutor on @libsql/client: a batch is all or nothing, a refused s
     assert.equal(await count(), 2);
   } finally {
     await executor.close();
+  }
+});
+
+/** Runs the read calls in a subprocess (a native abort must fail the test, not end the runner); one result per call. */
+async function readInSubprocess(path: string, calls: string[]): Promise<Record<string, string>[]> {
+  const worker = new URL("./support/libsql_worker.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", worker, "read", path, ...calls],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `the reader exited with ${output.code}: ${stderr.slice(-500)}`);
+  return new TextDecoder().decode(output.stdout).trim().split("\n").map((line) => JSON.parse(line));
+}
+
+Deno.test("LibsqlStorage: invalid UTF-8 in a TEXT column is a CorruptRecordError naming table, row and column", async () => {
+  const dir = await tempDir("libsql-utf8");
+  const path = `${dir.path}/bad.db`;
+  try {
+    await using storage = new LibsqlStorage({ url: `file:${path}` });
+    await storage.upsert({ sessionId: "memory", memory: { a: "x" } });
+    await storage.upsert({ sessionId: "user", userId: "ada" });
+    await storage.upsert({ sessionId: "run" });
+    await storage.appendRuns("run", [{ n: 1 }]);
+    await storage.close();
+    const client = createClient({ url: `file:${path}` });
+    await client.batch([
+      // {"a":"<0xff>"} and "ad<0xc3>": stored as TEXT, but not UTF-8.
+      `UPDATE agent_sessions SET memory = CAST(x'7b2261223a22ff227d' AS TEXT) WHERE session_id = 'memory'`,
+      `UPDATE agent_sessions SET user_id = CAST(x'6164c3' AS TEXT) WHERE session_id = 'user'`,
+      `UPDATE agent_sessions_runs SET run = CAST(x'7b226e223a22fe227d' AS TEXT) WHERE session_id = 'run'`,
+    ], "write");
+    client.close();
+    const [memory, user, list, run] = await readInSubprocess(path, ["read:memory", "read:user", "list", "runs:run"]);
+    assert.equal(memory!.error, "CorruptRecordError", JSON.stringify(memory));
+    assert.match(memory!.message!, /agent_sessions row "memory".*column memory is not valid UTF-8/);
+    assert.equal(user!.error, "CorruptRecordError", JSON.stringify(user));
+    assert.match(user!.message!, /agent_sessions row "user".*column user_id is not valid UTF-8/);
+    assert.equal(list!.error, "CorruptRecordError", JSON.stringify(list));
+    assert.equal(run!.error, "CorruptRecordError", JSON.stringify(run));
+    assert.match(run!.message!, /agent_sessions_runs row "run" seq 1.*column run is not valid UTF-8/);
+  } finally {
+    await dir.remove();
   }
 });
