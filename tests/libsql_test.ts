@@ -220,3 +220,46 @@ Deno.test("LibsqlStorage: invalid UTF-8 in a TEXT column is a CorruptRecordError
     await dir.remove();
   }
 });
+
+Deno.test("LibsqlStorage: a run row that is not a JSON object, or a gap in the seqs, is a CorruptRecordError naming the row", async () => {
+  const client = createClient({ url: ":memory:" });
+  try {
+    await using storage = new LibsqlStorage({ client });
+    await storage.upsert({ sessionId: "number" });
+    await storage.appendRuns("number", [{ n: 1 }, { n: 2 }]);
+    await client.execute("UPDATE agent_sessions_runs SET run = '7' WHERE session_id = 'number' AND seq = 2");
+    const error = await storage.getRuns("number").catch((e) => e);
+    assert.ok(error instanceof CorruptRecordError, String(error));
+    assert.match(error.message, /agent_sessions_runs row "number" seq 2: a run is not a JSON object/);
+
+    await storage.upsert({ sessionId: "gap" });
+    await storage.appendRuns("gap", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await client.execute("DELETE FROM agent_sessions_runs WHERE session_id = 'gap' AND seq = 2");
+    for (const order of ["asc", "desc"] as const) {
+      const gap = await storage.getRuns("gap", { order }).catch((e) => e);
+      assert.ok(gap instanceof CorruptRecordError, `${order}: ${gap}`);
+      assert.match(gap.message, /agent_sessions_runs row "gap" seq (3|1)/, order);
+    }
+    // The first run missing: a page from the start (ascending) or to the start (descending) sees it.
+    await storage.upsert({ sessionId: "head" });
+    await storage.appendRuns("head", [{ n: 1 }, { n: 2 }]);
+    await client.execute("DELETE FROM agent_sessions_runs WHERE session_id = 'head' AND seq = 1");
+    await assert.rejects(storage.getRuns("head"), CorruptRecordError);
+    await assert.rejects(storage.getRuns("head", { order: "desc" }), CorruptRecordError);
+    // Pages of one run through an intact log, both ways, see no gap.
+    await storage.upsert({ sessionId: "intact" });
+    await storage.appendRuns("intact", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    for (const order of ["asc", "desc"] as const) {
+      const seqs: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await storage.getRuns("intact", { order, limit: 1, cursor });
+        seqs.push(...page.runs.map((r) => r.seq));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      assert.deepEqual(seqs, order === "asc" ? [1, 2, 3] : [3, 2, 1]);
+    }
+  } finally {
+    client.close();
+  }
+});
