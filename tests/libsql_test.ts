@@ -263,3 +263,84 @@ Deno.test("LibsqlStorage: a run row that is not a JSON object, or a gap in the s
     client.close();
   }
 });
+
+/** Makes `dir` read-only for this process: a read-only bind mount as root (root ignores modes), modes 0555/0444 otherwise. */
+async function makeReadOnly(dir: string, file: string): Promise<() => Promise<void>> {
+  if (Deno.uid() === 0) {
+    const mount = async (...args: string[]) => {
+      const { code, stderr } = await new Deno.Command("mount", { args, stderr: "piped" }).output();
+      if (code !== 0) throw new Error(`mount ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+    };
+    await mount("--bind", dir, dir);
+    await mount("-o", "remount,ro,bind", dir);
+    return async () => {
+      await new Deno.Command("umount", { args: [dir] }).output();
+    };
+  }
+  await Deno.chmod(file, 0o444);
+  await Deno.chmod(dir, 0o555);
+  return async () => {
+    await Deno.chmod(dir, 0o755);
+    await Deno.chmod(file, 0o644);
+  };
+}
+
+Deno.test("LibsqlStorage readOnly: a read-only WAL database on read-only media is readable; writes are refused clearly", async () => {
+  const dir = await tempDir("libsql-readonly");
+  const path = `${dir.path}/backup.db`;
+  try {
+    await using writer = new LibsqlStorage({ url: `file:${path}` });
+    await writer.upsert({ sessionId: "kept", userId: "ada", memory: { turns: 2 } });
+    await writer.appendRuns("kept", [{ n: 1 }], { userId: "ada" });
+    await writer.close();
+    const restore = await makeReadOnly(dir.path, path);
+    try {
+      await using reader = new LibsqlStorage({ url: `file:${path}`, readOnly: true });
+      assert.deepEqual((await reader.read("kept"))?.memory, { turns: 2 });
+      assert.deepEqual((await reader.listSessions()).sessions.map((s) => s.sessionId), ["kept"]);
+      assert.deepEqual((await reader.getRuns("kept")).runs.map((r) => r.run), [{ n: 1 }]);
+      for (
+        const write of [
+          () => reader.upsert({ sessionId: "new" }),
+          () => reader.deleteSession("kept"),
+          () => reader.appendRuns("kept", [{ n: 2 }], { userId: "ada" }),
+          () => reader.drop(),
+        ]
+      ) {
+        await assert.rejects(
+          write(),
+          (e) => e instanceof StorageError && /read-only \(readOnly: true\)/.test(e.message),
+        );
+      }
+      assert.deepEqual((await reader.read("kept"))?.version, 2);
+    } finally {
+      await restore();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("LibsqlStorage readOnly: the journal mode is left as it is, and a missing database is not created", async () => {
+  const dir = await tempDir("libsql-readonly-mode");
+  const path = `${dir.path}/rollback.db`;
+  try {
+    await using writer = new LibsqlStorage({ client: createClient({ url: `file:${path}` }) });
+    await writer.upsert({ sessionId: "s" });
+    const mode = async () => {
+      const c = createClient({ url: `file:${path}` });
+      const result = await c.execute("PRAGMA journal_mode");
+      c.close();
+      return result.rows[0]![0];
+    };
+    assert.equal(await mode(), "delete");
+    await using reader = new LibsqlStorage({ url: `file:${path}`, readOnly: true });
+    assert.equal((await reader.read("s"))?.version, 1);
+    assert.equal(await mode(), "delete", "no switch to WAL");
+    await using missing = new LibsqlStorage({ url: `file:${dir.path}/missing.db`, readOnly: true });
+    await assert.rejects(missing.read("s"), StorageError);
+    await assert.rejects(Deno.stat(`${dir.path}/missing.db`), Deno.errors.NotFound);
+  } finally {
+    await dir.remove();
+  }
+});

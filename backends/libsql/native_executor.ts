@@ -79,8 +79,11 @@ export class NativeExecutor implements SqlExecutor {
   #run(statement: SqlStatement): SqlResult {
     const prepared = this.#prepare(statement.sql);
     if (!prepared.reader) return { rows: [], rowsAffected: Number(prepared.run(statement.args).changes) };
-    const rows = prepared.all(statement.args) as SqlRow[];
-    return { rows, rowsAffected: WRITES.test(statement.sql) ? rows.length : 0 };
+    const rows = prepared.all(statement.args) as Record<string, unknown>[];
+    for (const row of rows) {
+      for (const name in row) if (row[name] instanceof ArrayBuffer) row[name] = new Uint8Array(row[name]);
+    }
+    return { rows: rows as SqlRow[], rowsAffected: WRITES.test(statement.sql) ? rows.length : 0 };
   }
 
   #exclusive<T>(work: () => Promise<T> | T): Promise<T> {
