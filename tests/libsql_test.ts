@@ -267,15 +267,14 @@ Deno.test("LibsqlStorage: a run row that is not a JSON object, or a gap in the s
 /** Makes `dir` read-only for this process: a read-only bind mount as root (root ignores modes), modes 0555/0444 otherwise. */
 async function makeReadOnly(dir: string, file: string): Promise<() => Promise<void>> {
   if (Deno.uid() === 0) {
-    const mount = async (...args: string[]) => {
-      const { code, stderr } = await new Deno.Command("mount", { args, stderr: "piped" }).output();
-      if (code !== 0) throw new Error(`mount ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+    const run = async (command: string, ...args: string[]) => {
+      const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
+      if (code !== 0) throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
     };
-    await mount("--bind", dir, dir);
-    await mount("-o", "remount,ro,bind", dir);
-    return async () => {
-      await new Deno.Command("umount", { args: [dir] }).output();
-    };
+    await run("mount", "--bind", dir, dir);
+    await run("mount", "-o", "remount,ro,bind", dir);
+    // Lazy: the mount goes even while a handle in this process still holds a file on it.
+    return () => run("umount", "-l", dir);
   }
   await Deno.chmod(file, 0o444);
   await Deno.chmod(dir, 0o555);
