@@ -3,9 +3,10 @@
  * (`:memory:`, `file:`) or remote (`libsql:`, `http(s):`, `ws(s):`).
  *
  * The storage is the SQL engine (engines/sql/) with the SQLite dialect and an
- * executor over a driver: `@libsql/client` (or `@libsql/client/web` for
- * remote URLs, which loads no native code), imported on first use, or the
- * `libsql` package for a file opened read-only.
+ * executor over a driver, imported on first use: the `libsql` package with
+ * reused prepared statements for embedded files and `:memory:`;
+ * `@libsql/client/web` for remote URLs (no native code); `@libsql/client`
+ * for a `client` the caller made.
  *
  * @module
  */
@@ -18,7 +19,7 @@ import { ValidationError } from "../session/errors.ts";
 import { toListQuery } from "../session/list.ts";
 import type { BaseStorageOptions, ListOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
 import { LibsqlClientExecutor } from "./libsql/client_executor.ts";
-import { filePath, openNativeReadOnly } from "./libsql/native_executor.ts";
+import { filePath, openNative, openNativeReadOnly } from "./libsql/native_executor.ts";
 
 /**
  * The part of `@libsql/client`'s `Client` this storage uses. Pass a real
@@ -95,9 +96,10 @@ async function openExecutor(options: LibsqlStorageOptions<SessionMode>, url: str
   if (options.client) return new LibsqlClientExecutor(options.client as Client, false);
   const file = url.startsWith("file:");
   const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  const web = options.web ?? isRemoteUrl(url);
   if (file && options.readOnly) return await openNativeReadOnly(filePath(url), busyTimeoutMs);
   if (file) await createPrivateFile(url);
-  const web = options.web ?? isRemoteUrl(url);
+  if (!web && (file || url === ":memory:")) return await openNative(file ? filePath(url) : url, busyTimeoutMs);
   const driver = web ? await import("@libsql/client/web") : await import("@libsql/client");
   const client = driver.createClient({
     url,

@@ -2,6 +2,7 @@ import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
+import { openNative, STATEMENT_CACHE_SIZE } from "../backends/libsql/native_executor.ts";
 import { SqlRefusedError, type SqlValue } from "../engines/sql/executor.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
@@ -136,47 +137,56 @@ Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all
   }
 });
 
-Deno.test("SqlExecutor on @libsql/client: a batch is all or nothing, a refused step rolls it back, a transaction rolls back on throw", async () => {
-  const executor = new LibsqlClientExecutor(createClient({ url: ":memory:" }), true);
-  try {
-    const run = (sql: string, ...args: SqlValue[]) => ({ sql, args });
-    await executor.query(run("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"));
-    const count = async () => Number((await executor.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]);
-    const [inserted, selected] = await executor.batch([
-      run("INSERT INTO t VALUES (?1, ?2) RETURNING v", "a", 1),
-      run("SELECT v FROM t WHERE k = ?1", "a"),
-    ]);
-    assert.deepEqual([inserted!.rows, selected!.rows], [[{ v: 1 }], [{ v: 1 }]]);
-    // A failing statement after a successful one: nothing of the batch stays.
-    await assert.rejects(executor.batch([run("INSERT INTO t VALUES ('b', 2)"), run("INSERT INTO t VALUES ('a', 3)")]));
-    assert.equal(await count(), 1);
-    // A step that must change a row and changes none refuses the batch.
-    await assert.rejects(
-      executor.batch([
-        run("INSERT INTO t VALUES ('c', 4)"),
-        { ...run("UPDATE t SET v = 9 WHERE k = 'absent'"), mustChange: true },
-      ]),
-      SqlRefusedError,
-    );
-    assert.equal(await count(), 1);
-    await assert.rejects(
-      executor.transaction(async (tx) => {
-        await tx.query(run("INSERT INTO t VALUES ('d', 5)"));
-        assert.equal(Number((await tx.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]), 2);
-        throw new Error("abandon");
-      }),
-      /abandon/,
-    );
-    assert.equal(await count(), 1);
-    assert.equal(
-      await executor.transaction((tx) => tx.query(run("INSERT INTO t VALUES ('e', 6)")).then(() => "ok")),
-      "ok",
-    );
-    assert.equal(await count(), 2);
-  } finally {
-    await executor.close();
-  }
-});
+for (
+  const [name, open] of [
+    ["@libsql/client", () => Promise.resolve(new LibsqlClientExecutor(createClient({ url: ":memory:" }), true))],
+    ["the libsql package", () => openNative(":memory:", 1000)],
+  ] as const
+) {
+  Deno.test(`SqlExecutor on ${name}: a batch is all or nothing, a refused step rolls it back, a transaction rolls back on throw`, async () => {
+    const executor = await open();
+    try {
+      const run = (sql: string, ...args: SqlValue[]) => ({ sql, args });
+      await executor.query(run("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"));
+      const count = async () => Number((await executor.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]);
+      const [inserted, selected] = await executor.batch([
+        run("INSERT INTO t VALUES (?1, ?2) RETURNING v", "a", 1),
+        run("SELECT v FROM t WHERE k = ?1", "a"),
+      ]);
+      assert.deepEqual([inserted!.rows, selected!.rows], [[{ v: 1 }], [{ v: 1 }]]);
+      // A failing statement after a successful one: nothing of the batch stays.
+      await assert.rejects(
+        executor.batch([run("INSERT INTO t VALUES ('b', 2)"), run("INSERT INTO t VALUES ('a', 3)")]),
+      );
+      assert.equal(await count(), 1);
+      // A step that must change a row and changes none refuses the batch.
+      await assert.rejects(
+        executor.batch([
+          run("INSERT INTO t VALUES ('c', 4)"),
+          { ...run("UPDATE t SET v = 9 WHERE k = 'absent'"), mustChange: true },
+        ]),
+        SqlRefusedError,
+      );
+      assert.equal(await count(), 1);
+      await assert.rejects(
+        executor.transaction(async (tx) => {
+          await tx.query(run("INSERT INTO t VALUES ('d', 5)"));
+          assert.equal(Number((await tx.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]), 2);
+          throw new Error("abandon");
+        }),
+        /abandon/,
+      );
+      assert.equal(await count(), 1);
+      assert.equal(
+        await executor.transaction((tx) => tx.query(run("INSERT INTO t VALUES ('e', 6)")).then(() => "ok")),
+        "ok",
+      );
+      assert.equal(await count(), 2);
+    } finally {
+      await executor.close();
+    }
+  });
+}
 
 /** Runs the read calls in a subprocess (a native abort must fail the test, not end the runner); one result per call. */
 async function readInSubprocess(path: string, calls: string[]): Promise<Record<string, string>[]> {
@@ -342,4 +352,17 @@ Deno.test("LibsqlStorage readOnly: the journal mode is left as it is, and a miss
   } finally {
     await dir.remove();
   }
+});
+
+Deno.test("NativeExecutor keeps at most STATEMENT_CACHE_SIZE prepared statements and releases them on close", async () => {
+  const executor = await openNative(":memory:", 1000);
+  for (let i = 0; i < STATEMENT_CACHE_SIZE * 2; i++) {
+    assert.deepEqual((await executor.query({ sql: `SELECT ${i} AS n`, args: [] })).rows, [{ n: i }]);
+  }
+  assert.equal(executor.cachedStatements, STATEMENT_CACHE_SIZE);
+  await executor.query({ sql: "SELECT 0 AS n", args: [] }); // evicted long ago: prepared again, still bounded
+  assert.equal(executor.cachedStatements, STATEMENT_CACHE_SIZE);
+  await executor.close();
+  assert.equal(executor.cachedStatements, 0);
+  await assert.rejects(executor.query({ sql: "SELECT 1", args: [] }));
 });

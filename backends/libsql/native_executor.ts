@@ -50,6 +50,26 @@ export async function openNativeReadOnly(path: string, busyTimeoutMs: number): P
   return new NativeExecutor(db);
 }
 
+/**
+ * Opens `path` (a file, or `:memory:`) for reading and writing: WAL, which lets
+ * readers run beside a writer, and `synchronous = NORMAL`, durable against
+ * process crashes (a power loss may drop the last commits) and far faster.
+ */
+export async function openNative(path: string, busyTimeoutMs: number): Promise<NativeExecutor> {
+  const { default: Database } = await import("libsql");
+  const db = new Database(path, { timeout: busyTimeoutMs });
+  try {
+    if (path !== ":memory:") {
+      db.exec("PRAGMA journal_mode = WAL");
+      db.exec("PRAGMA synchronous = NORMAL");
+    }
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new NativeExecutor(db);
+}
+
 /** Statements on one `libsql` connection, one caller at a time. */
 export class NativeExecutor implements SqlExecutor {
   readonly #db: Database;
@@ -60,6 +80,11 @@ export class NativeExecutor implements SqlExecutor {
   /** Takes ownership of `db`. */
   constructor(db: Database) {
     this.#db = db;
+  }
+
+  /** How many prepared statements are kept now (at most {@linkcode STATEMENT_CACHE_SIZE}). */
+  get cachedStatements(): number {
+    return this.#statements.size;
   }
 
   #prepare(sql: string): Statement {
