@@ -1,6 +1,9 @@
 import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
+import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
+import { openNative, STATEMENT_CACHE_SIZE } from "../backends/libsql/native_executor.ts";
+import { SqlRefusedError, type SqlValue } from "../engines/sql/executor.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
@@ -122,7 +125,7 @@ Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all
   try {
     for (const delay of [100, 300, 700]) {
       const worker = new URL("./support/libsql_worker.ts", import.meta.url).pathname;
-      await killWhileWriting(worker, [`${dir.path}/crash.db`], delay);
+      await killWhileWriting(worker, ["write", `${dir.path}/crash.db`], delay);
       await using storage = new LibsqlStorage({ url: `file:${dir.path}/crash.db` });
       const sessions = await storage.getAllSessions();
       const rounds = new Set(sessions.map((s) => s.memory?.round));
@@ -132,4 +135,234 @@ Deno.test("LibsqlStorage: a writer killed (SIGKILL) during upsertMany leaves all
   } finally {
     await dir.remove();
   }
+});
+
+for (
+  const [name, open] of [
+    ["@libsql/client", () => Promise.resolve(new LibsqlClientExecutor(createClient({ url: ":memory:" }), true))],
+    ["the libsql package", () => openNative(":memory:", 1000)],
+  ] as const
+) {
+  Deno.test(`SqlExecutor on ${name}: a batch is all or nothing, a refused step rolls it back, a transaction rolls back on throw`, async () => {
+    const executor = await open();
+    try {
+      const run = (sql: string, ...args: SqlValue[]) => ({ sql, args });
+      await executor.query(run("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"));
+      const count = async () => Number((await executor.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]);
+      const [inserted, selected] = await executor.batch([
+        run("INSERT INTO t VALUES (?1, ?2) RETURNING v", "a", 1),
+        run("SELECT v FROM t WHERE k = ?1", "a"),
+      ]);
+      assert.deepEqual([inserted!.rows, selected!.rows], [[{ v: 1 }], [{ v: 1 }]]);
+      // A failing statement after a successful one: nothing of the batch stays.
+      await assert.rejects(
+        executor.batch([run("INSERT INTO t VALUES ('b', 2)"), run("INSERT INTO t VALUES ('a', 3)")]),
+      );
+      assert.equal(await count(), 1);
+      // A step that must change a row and changes none refuses the batch.
+      await assert.rejects(
+        executor.batch([
+          run("INSERT INTO t VALUES ('c', 4)"),
+          { ...run("UPDATE t SET v = 9 WHERE k = 'absent'"), mustChange: true },
+        ]),
+        SqlRefusedError,
+      );
+      assert.equal(await count(), 1);
+      await assert.rejects(
+        executor.transaction(async (tx) => {
+          await tx.query(run("INSERT INTO t VALUES ('d', 5)"));
+          assert.equal(Number((await tx.query(run("SELECT count(*) AS n FROM t"))).rows[0]!["n"]), 2);
+          throw new Error("abandon");
+        }),
+        /abandon/,
+      );
+      assert.equal(await count(), 1);
+      assert.equal(
+        await executor.transaction((tx) => tx.query(run("INSERT INTO t VALUES ('e', 6)")).then(() => "ok")),
+        "ok",
+      );
+      assert.equal(await count(), 2);
+    } finally {
+      await executor.close();
+    }
+  });
+}
+
+/** Runs the read calls in a subprocess (a native abort must fail the test, not end the runner); one result per call. */
+async function readInSubprocess(path: string, calls: string[]): Promise<Record<string, string>[]> {
+  const worker = new URL("./support/libsql_worker.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", worker, "read", path, ...calls],
+    env: { NO_COLOR: "1" },
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `the reader exited with ${output.code}: ${stderr.slice(-500)}`);
+  return new TextDecoder().decode(output.stdout).trim().split("\n").map((line) => JSON.parse(line));
+}
+
+Deno.test("LibsqlStorage: invalid UTF-8 in a TEXT column is a CorruptRecordError naming table, row and column", async () => {
+  const dir = await tempDir("libsql-utf8");
+  const path = `${dir.path}/bad.db`;
+  try {
+    await using storage = new LibsqlStorage({ url: `file:${path}` });
+    await storage.upsert({ sessionId: "memory", memory: { a: "x" } });
+    await storage.upsert({ sessionId: "user", userId: "ada" });
+    await storage.upsert({ sessionId: "run" });
+    await storage.appendRuns("run", [{ n: 1 }]);
+    await storage.close();
+    const client = createClient({ url: `file:${path}` });
+    await client.batch([
+      // {"a":"<0xff>"} and "ad<0xc3>": stored as TEXT, but not UTF-8.
+      `UPDATE agent_sessions SET memory = CAST(x'7b2261223a22ff227d' AS TEXT) WHERE session_id = 'memory'`,
+      `UPDATE agent_sessions SET user_id = CAST(x'6164c3' AS TEXT) WHERE session_id = 'user'`,
+      `UPDATE agent_sessions_runs SET run = CAST(x'7b226e223a22fe227d' AS TEXT) WHERE session_id = 'run'`,
+    ], "write");
+    client.close();
+    const [memory, user, list, run] = await readInSubprocess(path, ["read:memory", "read:user", "list", "runs:run"]);
+    assert.equal(memory!.error, "CorruptRecordError", JSON.stringify(memory));
+    assert.match(memory!.message!, /agent_sessions row "memory".*column memory is not valid UTF-8/);
+    assert.equal(user!.error, "CorruptRecordError", JSON.stringify(user));
+    assert.match(user!.message!, /agent_sessions row "user".*column user_id is not valid UTF-8/);
+    assert.equal(list!.error, "CorruptRecordError", JSON.stringify(list));
+    assert.equal(run!.error, "CorruptRecordError", JSON.stringify(run));
+    assert.match(run!.message!, /agent_sessions_runs row "run" seq 1.*column run is not valid UTF-8/);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("LibsqlStorage: a run row that is not a JSON object, or a gap in the seqs, is a CorruptRecordError naming the row", async () => {
+  const client = createClient({ url: ":memory:" });
+  try {
+    await using storage = new LibsqlStorage({ client });
+    await storage.upsert({ sessionId: "number" });
+    await storage.appendRuns("number", [{ n: 1 }, { n: 2 }]);
+    await client.execute("UPDATE agent_sessions_runs SET run = '7' WHERE session_id = 'number' AND seq = 2");
+    const error = await storage.getRuns("number").catch((e) => e);
+    assert.ok(error instanceof CorruptRecordError, String(error));
+    assert.match(error.message, /agent_sessions_runs row "number" seq 2: a run is not a JSON object/);
+
+    await storage.upsert({ sessionId: "gap" });
+    await storage.appendRuns("gap", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await client.execute("DELETE FROM agent_sessions_runs WHERE session_id = 'gap' AND seq = 2");
+    for (const order of ["asc", "desc"] as const) {
+      const gap = await storage.getRuns("gap", { order }).catch((e) => e);
+      assert.ok(gap instanceof CorruptRecordError, `${order}: ${gap}`);
+      assert.match(gap.message, /agent_sessions_runs row "gap" seq (3|1)/, order);
+    }
+    // The first run missing: a page from the start (ascending) or to the start (descending) sees it.
+    await storage.upsert({ sessionId: "head" });
+    await storage.appendRuns("head", [{ n: 1 }, { n: 2 }]);
+    await client.execute("DELETE FROM agent_sessions_runs WHERE session_id = 'head' AND seq = 1");
+    await assert.rejects(storage.getRuns("head"), CorruptRecordError);
+    await assert.rejects(storage.getRuns("head", { order: "desc" }), CorruptRecordError);
+    // Pages of one run through an intact log, both ways, see no gap.
+    await storage.upsert({ sessionId: "intact" });
+    await storage.appendRuns("intact", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    for (const order of ["asc", "desc"] as const) {
+      const seqs: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await storage.getRuns("intact", { order, limit: 1, cursor });
+        seqs.push(...page.runs.map((r) => r.seq));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      assert.deepEqual(seqs, order === "asc" ? [1, 2, 3] : [3, 2, 1]);
+    }
+  } finally {
+    client.close();
+  }
+});
+
+/** Makes `dir` read-only for this process: a read-only bind mount as root (root ignores modes), modes 0555/0444 otherwise. */
+async function makeReadOnly(dir: string, file: string): Promise<() => Promise<void>> {
+  if (Deno.uid() === 0) {
+    const run = async (command: string, ...args: string[]) => {
+      const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
+      if (code !== 0) throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
+    };
+    await run("mount", "--bind", dir, dir);
+    await run("mount", "-o", "remount,ro,bind", dir);
+    // Lazy: the mount goes even while a handle in this process still holds a file on it.
+    return () => run("umount", "-l", dir);
+  }
+  await Deno.chmod(file, 0o444);
+  await Deno.chmod(dir, 0o555);
+  return async () => {
+    await Deno.chmod(dir, 0o755);
+    await Deno.chmod(file, 0o644);
+  };
+}
+
+Deno.test("LibsqlStorage readOnly: a read-only WAL database on read-only media is readable; writes are refused clearly", async () => {
+  const dir = await tempDir("libsql-readonly");
+  const path = `${dir.path}/backup.db`;
+  try {
+    await using writer = new LibsqlStorage({ url: `file:${path}` });
+    await writer.upsert({ sessionId: "kept", userId: "ada", memory: { turns: 2 } });
+    await writer.appendRuns("kept", [{ n: 1 }], { userId: "ada" });
+    await writer.close();
+    const restore = await makeReadOnly(dir.path, path);
+    try {
+      await using reader = new LibsqlStorage({ url: `file:${path}`, readOnly: true });
+      assert.deepEqual((await reader.read("kept"))?.memory, { turns: 2 });
+      assert.deepEqual((await reader.listSessions()).sessions.map((s) => s.sessionId), ["kept"]);
+      assert.deepEqual((await reader.getRuns("kept")).runs.map((r) => r.run), [{ n: 1 }]);
+      for (
+        const write of [
+          () => reader.upsert({ sessionId: "new" }),
+          () => reader.deleteSession("kept"),
+          () => reader.appendRuns("kept", [{ n: 2 }], { userId: "ada" }),
+          () => reader.drop(),
+        ]
+      ) {
+        await assert.rejects(
+          write(),
+          (e) => e instanceof StorageError && /read-only \(readOnly: true\)/.test(e.message),
+        );
+      }
+      assert.deepEqual((await reader.read("kept"))?.version, 2);
+    } finally {
+      await restore();
+    }
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("LibsqlStorage readOnly: the journal mode is left as it is, and a missing database is not created", async () => {
+  const dir = await tempDir("libsql-readonly-mode");
+  const path = `${dir.path}/rollback.db`;
+  try {
+    await using writer = new LibsqlStorage({ client: createClient({ url: `file:${path}` }) });
+    await writer.upsert({ sessionId: "s" });
+    const mode = async () => {
+      const c = createClient({ url: `file:${path}` });
+      const result = await c.execute("PRAGMA journal_mode");
+      c.close();
+      return result.rows[0]![0];
+    };
+    assert.equal(await mode(), "delete");
+    await using reader = new LibsqlStorage({ url: `file:${path}`, readOnly: true });
+    assert.equal((await reader.read("s"))?.version, 1);
+    assert.equal(await mode(), "delete", "no switch to WAL");
+    await using missing = new LibsqlStorage({ url: `file:${dir.path}/missing.db`, readOnly: true });
+    await assert.rejects(missing.read("s"), StorageError);
+    await assert.rejects(Deno.stat(`${dir.path}/missing.db`), Deno.errors.NotFound);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("NativeExecutor keeps at most STATEMENT_CACHE_SIZE prepared statements and releases them on close", async () => {
+  const executor = await openNative(":memory:", 1000);
+  for (let i = 0; i < STATEMENT_CACHE_SIZE * 2; i++) {
+    assert.deepEqual((await executor.query({ sql: `SELECT ${i} AS n`, args: [] })).rows, [{ n: i }]);
+  }
+  assert.equal(executor.cachedStatements, STATEMENT_CACHE_SIZE);
+  await executor.query({ sql: "SELECT 0 AS n", args: [] }); // evicted long ago: prepared again, still bounded
+  assert.equal(executor.cachedStatements, STATEMENT_CACHE_SIZE);
+  await executor.close();
+  assert.equal(executor.cachedStatements, 0);
+  await assert.rejects(executor.query({ sql: "SELECT 1", args: [] }));
 });

@@ -1,0 +1,123 @@
+/**
+ * The dialect half of the SQL engine: the SQL text a database family
+ * speaks, for one table of one mode. Statements use `:name` markers; the
+ * engine binds them through {@linkcode bindStatement} with the dialect's
+ * placeholder style (`?1` for SQLite, `$1` for PostgreSQL).
+ *
+ * @module
+ */
+import type { ListQuery } from "../../session/list.ts";
+import type { SqlStatement, SqlValue } from "./executor.ts";
+
+/** Named arguments of a statement written with `:name` markers. */
+export type NamedArgs = Record<string, SqlValue | boolean | undefined>;
+
+/** A statement with `:name` markers and the values to bind to them. */
+export interface NamedStatement {
+  /** SQL with `:name` markers. */
+  sql: string;
+  /** A value per marker name. */
+  args: NamedArgs;
+}
+
+/**
+ * The statements of one table. Every write statement expresses its
+ * ownership, version and TTL rule in its own `WHERE`, so it is atomic on
+ * any connection; a refused write changes no row (and returns none).
+ */
+export interface SqlDialect {
+  /** The placeholder for the `index`-th distinct marker (0-based). */
+  placeholder(index: number): string;
+  /** Statements by target layout version (index 0 is empty): each entry takes the table from N-1 to N. */
+  readonly migrations: readonly (readonly string[])[];
+  /** The schema record: create its table, read, claim the first and the next version, forget a table. */
+  readonly schema: {
+    create: string;
+    read: string;
+    claimFirst: string;
+    claimNext: string;
+    forget: string;
+  };
+  /** The session table's name (for error locations). */
+  readonly table: string;
+  /** Session columns in `MODE_FIELDS[mode].all` order. */
+  readonly columns: readonly string[];
+  /** One session by `:id`: the columns, text as bytes. */
+  readonly read: string;
+  /** Insert or update unless owned by another user; `RETURNING created_at, updated_at, version`. */
+  readonly upsert: string;
+  /** Insert only when absent or expired (`expectedVersion: 0`). */
+  readonly insertOnly: string;
+  /** Update only when live at version `:expected` and not another user's. */
+  readonly updateIfVersion: string;
+  /** Delete a live session (of `:user` when not null). */
+  readonly delete: string;
+  /** Rename a live session; returns the row. */
+  readonly rename: string;
+  /** Bump a live, owned session's version (`:expected` when not null); returns `version`. */
+  readonly bump: string;
+  /** Append one run after the last `seq`. */
+  readonly appendRun: string;
+  /** `run_count` of `:id`. */
+  readonly runCount: string;
+  /** A page of runs after `:after`, ascending and descending: `seq, created_at, run` (run as bytes). */
+  readonly runs: { asc: string; desc: string };
+  /** Import a row as it is: replaces an expired row, or any with `:overwrite`. */
+  readonly importRow: string;
+  /** Empty `:id`'s run log. */
+  readonly clearRuns: string;
+  /** Import one run as it is. */
+  readonly importRun: string;
+  /** Delete sessions with `updated_at <= :live`. */
+  readonly purge: string;
+  /** Drop the tables. */
+  readonly drop: readonly string[];
+  /**
+   * The operation log making writes safe to re-send: `claim` records `:op`
+   * (failing when it is recorded already), `note*` append to its JSON array
+   * `result` (the previous statement's change count; `:id`'s stamps
+   * `[created_at, updated_at, version]`; `:id`'s run count), `read` returns
+   * `result`, `prune` forgets operations older than `:before`.
+   */
+  readonly ops: {
+    create: readonly string[];
+    claim: string;
+    prune: string;
+    read: string;
+    noteChanges: string;
+    noteStamps: string;
+    noteRunCount: string;
+  };
+  /** A listing page (`keysOnly`: id and times). */
+  list(query: ListQuery, keysOnly: boolean): NamedStatement;
+  /** The statement returning `statement`'s plan, one row per step with a `detail` column. */
+  explain(statement: NamedStatement): NamedStatement;
+}
+
+const MARKER = /:([A-Za-z_][A-Za-z0-9_]*)/g;
+const compiled = new WeakMap<SqlDialect, Map<string, { sql: string; names: string[] }>>();
+
+/** Turns `:name` markers into the dialect's placeholders and the named values into positional ones. */
+export function bindStatement(dialect: SqlDialect, statement: NamedStatement): SqlStatement {
+  let cache = compiled.get(dialect);
+  if (!cache) compiled.set(dialect, cache = new Map());
+  let entry = cache.get(statement.sql);
+  if (!entry) {
+    const names: string[] = [];
+    const sql = statement.sql.replace(MARKER, (_, name: string) => {
+      let index = names.indexOf(name);
+      if (index < 0) index = names.push(name) - 1;
+      return dialect.placeholder(index);
+    });
+    entry = { sql, names };
+    if (cache.size < 256) cache.set(statement.sql, entry);
+  }
+  return {
+    sql: entry.sql,
+    args: entry.names.map((name) => {
+      const value = statement.args[name];
+      if (value === undefined) throw new Error(`no value for :${name}`);
+      return typeof value === "boolean" ? (value ? 1 : 0) : value;
+    }),
+  };
+}
