@@ -49,8 +49,9 @@ Deno.test({
             })),
           );
         }
-        // The first use of each script per Redis costs one more request (EVALSHA misses, EVAL loads it).
+        // The first use of each script per Redis costs two more requests (EVALSHA misses, SCRIPT LOAD, EVALSHA).
         await storage.upsert({ sessionId: "warm" });
+        await storage.read("warm");
         await storage.listSessions({ limit: 1 });
         await storage.renameSession("warm", "w");
         await storage.appendRuns("warm", [{}]);
