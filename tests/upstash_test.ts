@@ -4,7 +4,13 @@ import { UpstashRedisStorage } from "../backends/upstash.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
 import { skipRedis, upstashBackend } from "./support/backends.ts";
-import { RespConnection, startRedisServer, startUpstashBridge, type UpstashBridge } from "./support/upstash_bridge.ts";
+import {
+  RespConnection,
+  startRedisServer,
+  startReplyDroppingProxy,
+  startUpstashBridge,
+  type UpstashBridge,
+} from "./support/upstash_bridge.ts";
 
 const ignore = await skipRedis();
 runConformance(upstashBackend(), { ignore });
@@ -215,5 +221,71 @@ Deno.test({
       ]);
       assert.deepEqual(await storage.appendRuns("old", [{ turn: 4 }], { userId: "ada" }), { version: 8, runCount: 1 });
       assert.deepEqual((await storage.getRuns("old")).runs.map((r) => r.run), [{ turn: 4 }]);
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage: a lost reply makes the client send a write again; it runs once and answers as the first",
+  ignore,
+  fn: () =>
+    withRedis(async (_redis, bridge) => {
+      const proxy = startReplyDroppingProxy(Number(new URL(bridge.url).port));
+      try {
+        const resent: Record<string, number> = {};
+        for (const retries of [0, 5]) {
+          const storage = new UpstashRedisStorage({
+            url: proxy.url,
+            token: bridge.token,
+            retries,
+            prefix: `r${retries}`,
+          });
+          // Load every script first, so that the request whose reply is lost is the write itself.
+          await storage.upsert({ sessionId: "warm" });
+          await storage.appendRuns("warm", [{}]);
+          await storage.renameSession("warm", "w");
+          await storage.importSessions([{ session: (await storage.read("warm"))!, runs: [] }], { onConflict: "skip" });
+          await storage.deleteSession("warm");
+          await storage.read("warm");
+          await storage.getRuns("warm");
+          const lose = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+            bridge.resetCounts();
+            proxy.drop = 1;
+            const dropped = proxy.dropped;
+            const result = await work();
+            assert.equal(proxy.dropped, dropped + 1, `${name}: a reply was lost`);
+            resent[`${name}, retries ${retries}`] = bridge.requests;
+            assert.ok(bridge.requests >= 2, `${name}: sent again (${bridge.requests} requests)`);
+            return result;
+          };
+          const created = await lose("create (expectedVersion 0)", () =>
+            storage.upsert({ sessionId: "s", memory: { n: 0 } }, { expectedVersion: 0 }));
+          assert.equal(created.version, 1);
+          assert.deepEqual(
+            await lose("appendRuns", () =>
+              storage.appendRuns("s", [{ n: 1 }])),
+            {
+              version: 2,
+              runCount: 1,
+            },
+          );
+          assert.deepEqual((await storage.getRuns("s")).runs.map((r) => r.run), [{ n: 1 }], "the run stored once");
+          const updated = await lose(
+            "upsert (expectedVersion 2)",
+            () => storage.upsert({ sessionId: "s", memory: { n: 2 } }, { expectedVersion: 2 }),
+          );
+          assert.equal(updated.version, 3);
+          assert.equal((await lose("rename", () => storage.renameSession("s", "named")))?.version, 4);
+          assert.equal((await storage.read("s"))?.version, 4, "renamed once");
+          assert.equal(await lose("deleteSession", () => storage.deleteSession("s")), true);
+          const entry = { session: { ...created, sessionId: "i" }, runs: [] };
+          assert.deepEqual(await lose("importSessions (fail)", () => storage.importSessions([entry])), {
+            imported: 1,
+            skipped: 0,
+          });
+        }
+        console.log("requests per write whose reply was lost:", JSON.stringify(resent));
+      } finally {
+        await proxy.stop();
+      }
     }),
 });
