@@ -289,3 +289,74 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "UpstashRedisStorage: corrupt run logs and session hashes are CorruptRecordErrors naming the key",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const storage = open(bridge);
+      const corrupt = (key: string) => (e: unknown) =>
+        e instanceof CorruptRecordError && e.location.startsWith(key) && e.message.includes(key);
+      const runs = "agentstate:agent:r:s";
+      await storage.upsert({ sessionId: "s", memory: { a: 1 } });
+      await storage.appendRuns("s", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+      await redis.send(["LSET", runs, "1", "5"]);
+      await assert.rejects(storage.getRuns("s"), corrupt(runs), "a run entry that is a number");
+      await redis.send(["LSET", runs, "1", '{"seq":2,"createdAt":1,"run":[]}']);
+      await assert.rejects(storage.getRuns("s"), corrupt(runs), "a run that is not an object");
+      await redis.send(["LSET", runs, "1", '{"seq":3,"createdAt":1,"run":{}}']);
+      await assert.rejects(storage.getRuns("s"), corrupt(runs), "a record of another seq");
+      await redis.send(["LSET", runs, "1", '{"seq":2,"createdAt":1,"run":{}}']);
+      assert.equal((await storage.getRuns("s")).runs.length, 3);
+      await redis.send(["RPOP", runs]);
+      await assert.rejects(storage.getRuns("s"), corrupt(runs), "one entry short of runCount");
+      await assert.rejects(storage.getRuns("s", { order: "desc", limit: 1 }), corrupt(runs), "the last one missing");
+      await redis.send(["DEL", runs]);
+      await assert.rejects(storage.getRuns("s"), corrupt(runs), "the log deleted");
+
+      const hash = "agentstate:agent:s:h";
+      await storage.upsert({ sessionId: "h", userId: "ada", memory: { a: 1 } });
+      for (const [field, value] of [["d", "[]"], ["d", "{}"], ["d", "7"], ["u", "bob"], ["c", "x"]]) {
+        const [before] = await Promise.all([
+          redis.send(["HGET", hash, field!]),
+          redis.send(["HSET", hash, field!, value!]),
+        ]);
+        await assert.rejects(storage.read("h"), corrupt(hash), `${field} = ${value}`);
+        // A time that is not a number stops the listing script itself: an error, never a page without the session.
+        await assert.rejects(storage.listSessions(), field === "c" ? StorageError : corrupt(hash), `listed: ${field}`);
+        await redis.send(["HSET", hash, field!, before as Uint8Array]);
+      }
+      assert.deepEqual((await storage.read("h"))?.memory, { a: 1 });
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage: the latest accepted time is listed and dropped; a later one is refused",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const storage = open(bridge);
+      const session = (createdAt: number) => ({
+        sessionId: `t${createdAt}`,
+        createdAt,
+        updatedAt: createdAt,
+        version: 1,
+        userId: "u",
+        sessionName: null,
+        agentId: "a",
+        teamSessionId: null,
+        memory: null,
+        sessionData: null,
+        extraData: null,
+        agentData: null,
+      });
+      await assert.rejects(storage.importSessions([{ session: session(1e15), runs: [] }]), ValidationError);
+      await storage.importSessions([{ session: session(1e15 - 1), runs: [] }]);
+      for (const options of [{}, { userId: "u" }, { entityId: "a" }, { sortBy: "updatedAt" as const }]) {
+        assert.deepEqual((await storage.listSessions(options)).sessions.map((s) => s.createdAt), [1e15 - 1]);
+      }
+      await storage.drop();
+      assert.deepEqual(await redis.send(["KEYS", "agentstate:*"]), []);
+    }),
+});

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { MAX_TIME } from "../../session/_schemas.ts";
 
 /** Percent-encodes every byte outside `A-Za-z0-9-._~`, as the scripts' `enc` does. */
 export function encodeKeyPart(text: string): string {
@@ -18,12 +19,9 @@ export function encodeKeyPart(text: string): string {
   return out;
 }
 
-/** Largest time an index member holds: 15 digits (session validation accepts no later time). */
-const MAX_PADDED = 999_999_999_999_999;
-
-/** A time as the 15-digit text of index members, clamped to `0..MAX_PADDED` (range bounds may lie outside). */
+/** A time as the 15-digit text of index members, clamped to `0..MAX_TIME` (range bounds may lie outside). */
 export function pad(n: number): string {
-  return String(Math.min(Math.max(0, n), MAX_PADDED)).padStart(15, "0");
+  return String(Math.min(Math.max(0, n), MAX_TIME)).padStart(15, "0");
 }
 
 /** The keys of one storage, under `<prefix>:<mode>:`. */
