@@ -360,3 +360,64 @@ Deno.test({
       assert.deepEqual(await redis.send(["KEYS", "agentstate:*"]), []);
     }),
 });
+
+Deno.test({
+  name: "UpstashRedisStorage: error messages and their causes carry no session content (wrong token, Redis errors)",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const secret = "SECRET-MEMORY-7f3a";
+      const messages = (error: unknown): string[] => {
+        const out: string[] = [];
+        for (let e = error; e instanceof Error; e = e.cause) out.push(e.message, String(e.stack));
+        return out;
+      };
+      const wrong = open(bridge, { token: "wrong" });
+      const error = await wrong.upsert({ sessionId: "s", memory: { note: secret } }).catch((e) => e);
+      assert.ok(error instanceof StorageError && /Unauthorized/.test(error.message), String(error));
+      assert.ok(error.cause, "the cause is kept");
+      assert.deepEqual(messages(error).filter((m) => m.includes(secret) || m.includes("command was")), []);
+      // A Redis error during a write (the session key holds a string): the request body stays out too.
+      await redis.send(["SET", "agentstate:agent:s:t", "x"]);
+      const failed = await open(bridge).upsert({ sessionId: "t", memory: { note: secret } }).catch((e) => e);
+      assert.ok(failed instanceof StorageError && /WRONGTYPE/.test(failed.message), String(failed));
+      assert.deepEqual(messages(failed).filter((m) => m.includes(secret)), []);
+    }),
+});
+
+Deno.test({
+  name:
+    "UpstashRedisStorage: the request limit counts the body as sent; at the boundary no accepted request exceeds it",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const limit = 100_000;
+      const storage = open(bridge, { maxRequestBytes: limit, clock: () => 1_700_000_000_000 });
+      // Quotes and newlines double twice (JSON in a JSON string in the request); "é" is two bytes.
+      const write = async (n: number) => {
+        await redis.send(["SCRIPT", "FLUSH"]); // the first request of a script is the biggest (it loads the script)
+        bridge.resetCounts();
+        try {
+          await storage.upsert({ sessionId: "b", memory: { text: '"\n\u00e9'.repeat(n) } });
+        } catch (error) {
+          assert.ok(error instanceof ValidationError, String(error));
+          assert.equal(bridge.requests, 0, "refused before sending");
+          return false;
+        }
+        assert.ok(bridge.largestRequest <= limit, `a ${bridge.largestRequest}-byte request was sent`);
+        return true;
+      };
+      let low = 0;
+      let high = limit;
+      while (high - low > 1) {
+        const middle = Math.floor((low + high) / 2);
+        if (await write(middle)) low = middle;
+        else high = middle;
+      }
+      assert.ok(await write(low));
+      const largest = bridge.largestRequest;
+      console.log(`limit ${limit}: largest write accepted sends ${largest} bytes; one more character is refused`);
+      assert.ok(limit - largest < 10, `accepted up to ${largest} of ${limit} bytes`);
+      assert.equal(await write(low + 1), false);
+    }),
+});
