@@ -181,25 +181,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
       if (query.order === "asc") low = laterStart(low, position);
       else high = earlierEnd(high, position);
     }
-    const page = await this.#run(scripts.LIST, {
-      k: this.#keys,
-      index,
-      order: query.order,
-      count: query.limit + 1,
-      low,
-      high,
-      sortField: byCreated ? "c" : "m",
-      ...defined({
-        userId: query.userId,
-        entityId: query.entityId,
-        sessionName: query.sessionName,
-        createdAfter: query.createdAfter,
-        createdBefore: query.createdBefore,
-        updatedAfter: query.updatedAfter,
-        updatedBefore: query.updatedBefore,
-      }),
-      liveAfter: query.liveAfter,
-    });
+    const page = await this.#run(scripts.LIST, { k: this.#keys, query, index, low, high });
     const sessions: SessionOf<M>[] = [];
     for (const { sessionId, hash } of page) {
       const session = this.#session(sessionId, hash);
@@ -312,11 +294,6 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** The entries of `values` that are not `undefined` (options are exact). */
-function defined<T extends Record<string, unknown>>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as never;
 }
 
 /** The later of two lexicographic range starts (`-` is the lowest). */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ListQuery } from "../../session/list.ts";
 import type { RedisReply, RedisScript } from "./client.ts";
 import type { RedisKeys } from "./keys.ts";
 import * as lua from "./lua.ts";
@@ -45,10 +46,8 @@ export interface Refusal {
   userId: string | null;
 }
 
-class ReplyError extends Error {}
-
 function fail(script: string, reply: RedisReply): never {
-  throw new ReplyError(`unexpected reply from the ${script} script: ${JSON.stringify(reply)?.slice(0, 80)}`);
+  throw new Error(`unexpected reply from the ${script} script: ${JSON.stringify(reply)?.slice(0, 80)}`);
 }
 
 function array(script: string, reply: RedisReply): RedisReply[] {
@@ -244,59 +243,39 @@ export const GET_RUNS: RedisScript<
   return { first: int(name, first), last: int(name, last), entries: array(name, entries!).map((e) => text(name, e)) };
 });
 
-/** Filters and bounds of one list page. */
+/** One list page: the checked query, the index walked, and the range of index members to walk. */
 export interface ListInput extends Base {
+  /** The checked query (filters, order, page size, expiry bound). */
+  query: ListQuery;
   /** The index key. */
   index: string;
-  /** Direction. */
-  order: "asc" | "desc";
-  /** How many sessions. */
-  count: number;
-  /** Lexicographic range bounds of index members (`-`, `+`, `[…`, `(…`). */
+  /** Lexicographic lower bound of index members (`-`, `[…`, `(…`). */
   low: string;
-  /** Upper bound. */
+  /** Upper bound (`+`, `(…`). */
   high: string;
-  /** The hash field the index orders by: `c` or `m`. */
-  sortField: "c" | "m";
-  /** Filters (`undefined`: none). */
-  userId?: string;
-  /** Entity filter. */
-  entityId?: string;
-  /** Name filter. */
-  sessionName?: string;
-  /** Time filters. */
-  createdAfter?: number;
-  /** Time filters. */
-  createdBefore?: number;
-  /** Time filters. */
-  updatedAfter?: number;
-  /** Time filters. */
-  updatedBefore?: number;
-  /** Expiry bound. */
-  liveAfter: number | null;
 }
 
 /** A page of sessions from an index: each id with its hash. */
 export const LIST: RedisScript<ListInput, { sessionId: string; hash: StoredHash }[]> = script(
   "list",
   lua.LIST,
-  (i) => ({
-    keys: [i.index],
+  ({ k, query: q, index, low, high }) => ({
+    keys: [index],
     args: [
-      i.k.prefix,
-      i.order,
-      String(i.count),
-      i.low,
-      i.high,
-      i.sortField,
-      optional(i.userId),
-      optional(i.entityId),
-      optional(i.sessionName),
-      num(i.createdAfter),
-      num(i.createdBefore),
-      num(i.updatedAfter),
-      num(i.updatedBefore),
-      num(i.liveAfter),
+      k.prefix,
+      q.order,
+      String(q.limit + 1),
+      low,
+      high,
+      q.sortBy === "createdAt" ? "c" : "m",
+      optional(q.userId),
+      optional(q.entityId),
+      optional(q.sessionName),
+      num(q.createdAfter),
+      num(q.createdBefore),
+      num(q.updatedAfter),
+      num(q.updatedBefore),
+      num(q.liveAfter),
     ],
   }),
   (reply, name) => {
