@@ -32,7 +32,13 @@ const jsonObjectSchema = z.custom<Record<string, unknown>>().superRefine((value,
   for (const issue of issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
 });
 
-const timeSchema = z.number().int().nonnegative();
+/**
+ * Latest time accepted, in epoch milliseconds (year 33658): the largest that
+ * every backend can index (Redis index members hold times as 15 digits).
+ */
+export const MAX_TIME = 999_999_999_999_999;
+
+const timeSchema = z.number().int().nonnegative().max(MAX_TIME, `must be at most ${MAX_TIME}`);
 
 function inputShape(mode: SessionMode): Record<string, z.ZodType> {
   const f = MODE_FIELDS[mode];

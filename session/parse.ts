@@ -4,7 +4,7 @@
  * @module
  */
 import { CorruptRecordError, ValidationError } from "./errors.ts";
-import { idSchema, inputSchemas, MAX_NAME_LENGTH, storedSchemas, toIssues } from "./_schemas.ts";
+import { idSchema, inputSchemas, MAX_NAME_LENGTH, MAX_TIME, storedSchemas, toIssues } from "./_schemas.ts";
 import { isWellFormed } from "./_json.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { SessionMode, SessionOf } from "./types.ts";
@@ -100,8 +100,8 @@ export function parseSessionRecord<M extends SessionMode>(mode: M, record: unkno
   const r = record as Record<string, unknown>;
   const issues: { path: (string | number)[]; message: string }[] = [];
   for (const name of ["createdAt", "updatedAt"]) {
-    if (!Number.isSafeInteger(r[name]) || (r[name] as number) < 0) {
-      issues.push({ path: [name], message: "expected epoch milliseconds (a non-negative integer)" });
+    if (!Number.isSafeInteger(r[name]) || (r[name] as number) < 0 || (r[name] as number) > MAX_TIME) {
+      issues.push({ path: [name], message: `expected epoch milliseconds (an integer from 0 to ${MAX_TIME})` });
     }
   }
   if (!Number.isSafeInteger(r.version) || (r.version as number) < 1) {
