@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { StorageError } from "../session/errors.ts";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { libsqlRemoteBackend } from "./support/backends.ts";
 import { type HranaServer, startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";

@@ -2,7 +2,7 @@ import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
 import { killWhileWriting } from "./support/process.ts";
 import { tempDir } from "./support/temp.ts";
