@@ -42,6 +42,8 @@ import { cases as validation } from "./validation.ts";
 
 export type { AnyStorage, ConformanceGroup, StoreTestInitializer, TestStorageOptions } from "./_case.ts";
 export { HOSTILE_IDS, TestClock } from "./_case.ts";
+/** The session types the initializer types refer to. */
+export type * from "../../session/types.ts";
 
 const ALL = [
   ...crud,
