@@ -84,7 +84,8 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     makeDriver?: (mode: M) => SessionDriver<M>,
   ) {
     this.backend = backend;
-    if (optionKeys) checkOptions(options, [...BASE_OPTION_KEYS, ...optionKeys], `${backend} options`);
+    const ownKeys = optionKeys ?? LEGACY_OPTION_KEYS[backend];
+    if (ownKeys) checkOptions(options, [...BASE_OPTION_KEYS, ...ownKeys], `${backend} options`);
     this.mode = checkMode(options?.mode) as M;
     this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
     if (options?.clock !== undefined && typeof options.clock !== "function") {
@@ -204,8 +205,14 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   /** Upserts several sessions in order; all or nothing where `capabilities.atomicBatch`. */
-  async upsertMany(inputs: SessionInputOf<M>[]): Promise<SessionOf<M>[]> {
+  async upsertMany(inputs: SessionInputOf<M>[], ...noOptions: never[]): Promise<SessionOf<M>[]> {
     if (!Array.isArray(inputs)) throw new ValidationError([{ path: [], message: "expected an array of sessions" }]);
+    if (noOptions.some((extra) => extra !== undefined)) {
+      throw new ValidationError([{
+        path: ["options"],
+        message: "upsertMany takes no options (expectedVersion is upsert's)",
+      }]);
+    }
     const batch = inputs.map((input, i) => {
       try {
         return parseSessionInput(this.mode, input);
@@ -254,8 +261,9 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** One page of matching sessions; pass `nextCursor` back for the next. */
   async listSessions(options?: ListOptions): Promise<SessionPage<SessionOf<M>>> {
+    const query = toListQuery(options, null);
     return await this.#run("listSessions", async () => {
-      const query = toListQuery(options, this.liveAfter(this.clock()));
+      query.liveAfter = this.liveAfter(this.clock());
       return toPage(await this.#openAll(await this.#driver.list(query)), query);
     });
   }
@@ -464,6 +472,14 @@ function pickFilter(filter: SessionFilter | undefined): SessionFilter {
   if (filter?.entityId !== undefined) out.entityId = filter.entityId;
   return out;
 }
+
+// TRANSITIONAL: the own option keys of backends that do not pass them to the constructor yet.
+const LEGACY_OPTION_KEYS: Record<string, readonly string[] | undefined> = {
+  json: ["dir"],
+  libsql: ["url", "authToken", "table", "client", "busyTimeoutMs", "web"],
+  upstash: ["url", "token", "prefix", "redis", "retries", "maxRequestBytes"],
+  indexeddb: ["dbName", "indexedDB", "keyRange", "blockedTimeoutMs"],
+};
 
 // TRANSITIONAL: the old protected hooks as a driver.
 type LegacyHooks<M extends SessionMode> = Record<string, (...args: unknown[]) => Promise<unknown>> & { mode: M };
