@@ -4,7 +4,7 @@
  * @module
  */
 import { CorruptRecordError, ValidationError } from "./errors.ts";
-import { idSchema, inputSchemas, MAX_NAME_LENGTH, storedSchemas, toIssues } from "./_schemas.ts";
+import { characterCount, idSchema, inputSchemas, MAX_NAME_LENGTH, storedSchemas, toIssues } from "./_schemas.ts";
 import { isWellFormed } from "./_json.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { SessionMode, SessionOf } from "./types.ts";
@@ -73,7 +73,7 @@ export function checkSessionName(value: unknown): string | null {
   if (typeof value !== "string") {
     throw new ValidationError([{ path: ["sessionName"], message: "expected a string or null" }]);
   }
-  if (value.length > MAX_NAME_LENGTH || !isWellFormed(value)) {
+  if (characterCount(value, MAX_NAME_LENGTH) > MAX_NAME_LENGTH || !isWellFormed(value)) {
     throw new ValidationError([{
       path: ["sessionName"],
       message: `must be well-formed text of at most ${MAX_NAME_LENGTH} characters`,

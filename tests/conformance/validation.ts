@@ -105,3 +105,31 @@ test("error messages name paths, never session content", async ({ make }) => {
     assert.ok(!refused.message.includes(secret), refused.message);
   }
 });
+
+test("lengths count characters (code points): 512 emoji are an id, 513 are not; 1024 emoji a name", async ({ make }) => {
+  const s = await make({ mode: "agent" });
+  const id = "😀".repeat(512); // 1024 UTF-16 units, 2048 UTF-8 bytes
+  const name = "é😀".repeat(512);
+  const saved = await s.upsert({ sessionId: id, userId: id, agentId: id, sessionName: name });
+  assert.deepEqual(await s.read(id, id), saved);
+  assert.deepEqual((await s.listSessions({ userId: id, entityId: id, sessionName: name })).sessions, [saved]);
+  assert.equal((await s.renameSession(id, "😀".repeat(1024)))?.sessionName, "😀".repeat(1024));
+  assert.deepEqual((await s.appendRuns(id, [{ n: 1 }], { userId: id })).runCount, 1);
+  assert.equal(await s.deleteSession(id, { userId: id }), true);
+  const tooLong = "😀".repeat(513);
+  for (
+    const attempt of [
+      () => s.upsert({ sessionId: tooLong }),
+      () => s.upsert({ sessionId: "x", userId: tooLong }),
+      () => s.upsert({ sessionId: "x", agentId: tooLong }),
+      () => s.upsert({ sessionId: "x", sessionName: "😀".repeat(1025) }),
+      () => s.renameSession("x", "😀".repeat(1025)),
+      () => s.read(tooLong),
+      () => s.listSessions({ userId: tooLong }),
+    ]
+  ) {
+    const error = await rejects(attempt(), ValidationError);
+    assert.ok(/at most (512|1024) characters/.test(error.message), error.message);
+  }
+  assert.deepEqual(await s.getAllSessionIds(), []);
+});
