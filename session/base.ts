@@ -84,8 +84,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     makeDriver?: (mode: M) => SessionDriver<M>,
   ) {
     this.backend = backend;
-    const ownKeys = optionKeys ?? LEGACY_OPTION_KEYS[backend];
-    if (ownKeys) checkOptions(options, [...BASE_OPTION_KEYS, ...ownKeys], `${backend} options`);
+    checkOptions(options, [...BASE_OPTION_KEYS, ...(optionKeys ?? LEGACY_OPTION_KEYS)], `${backend} options`);
     this.mode = checkMode(options?.mode) as M;
     this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
     if (options?.clock !== undefined && typeof options.clock !== "function") {
@@ -491,13 +490,11 @@ function pickFilter(filter: SessionFilter | undefined): SessionFilter {
   return out;
 }
 
-// TRANSITIONAL: the own option keys of backends that do not pass them to the constructor yet.
-const LEGACY_OPTION_KEYS: Record<string, readonly string[] | undefined> = {
-  json: ["dir"],
-  libsql: ["url", "authToken", "table", "client", "busyTimeoutMs", "web"],
-  upstash: ["url", "token", "prefix", "redis", "retries", "maxRequestBytes"],
-  indexeddb: ["dbName", "indexedDB", "keyRange", "blockedTimeoutMs"],
-};
+// TRANSITIONAL: backends that do not pass their own option keys yet accept any of these (the union of theirs).
+const LEGACY_OPTION_KEYS: readonly string[] = [
+  ...["dir", "url", "authToken", "table", "client", "busyTimeoutMs", "web", "token", "prefix", "redis"],
+  ...["retries", "maxRequestBytes", "dbName", "indexedDB", "keyRange", "blockedTimeoutMs"],
+];
 
 // TRANSITIONAL: the old protected hooks as a driver.
 type LegacyHooks<M extends SessionMode> = Record<string, (...args: unknown[]) => Promise<unknown>> & { mode: M };
