@@ -6,7 +6,7 @@
  * @module
  */
 import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
-import { StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
+import { ConflictError, SessionNotFoundError, StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
 import { checkJson, cloneJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode, MODE_FIELDS } from "./modes.ts";
@@ -84,7 +84,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
     makeDriver?: (mode: M) => SessionDriver<M>,
   ) {
     this.backend = backend;
-    if (optionKeys) checkOptions(options, [...BASE_OPTION_KEYS, ...optionKeys], `${backend} options`);
+    checkOptions(options, [...BASE_OPTION_KEYS, ...(optionKeys ?? LEGACY_OPTION_KEYS)], `${backend} options`);
     this.mode = checkMode(options?.mode) as M;
     this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
     if (options?.clock !== undefined && typeof options.clock !== "function") {
@@ -103,36 +103,56 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** Encrypts the content fields when an `encryptionKey` is set. */
   async #seal<T extends { sessionId: string }>(content: T): Promise<T> {
-    if (this.#cipher === null) return content;
-    const out: Record<string, unknown> = { ...content };
-    for (const field of MODE_FIELDS[this.mode].objects) {
-      out[field] = await this.#cipher.encrypt(out[field] as JsonObject | null, content.sessionId, field);
-    }
-    return out as T;
+    return this.#cipher === null ? content : await this.#cipher.seal(content, MODE_FIELDS[this.mode].objects);
   }
 
   /** Decrypts what {@linkcode BaseSessionStorage.#seal} encrypted. */
   async #open<T extends { sessionId: string } | null>(session: T): Promise<T> {
     if (this.#cipher === null || session === null) return session;
-    const out: Record<string, unknown> = { ...session };
-    for (const field of MODE_FIELDS[this.mode].objects) {
-      out[field] = await this.#cipher.decrypt(out[field] as JsonObject | null, session.sessionId, field);
-    }
-    return out as T;
+    return await this.#cipher.open(session, MODE_FIELDS[this.mode].objects);
   }
 
   #openAll<T extends { sessionId: string }>(sessions: T[]): Promise<T[]> {
     return this.#cipher === null ? Promise.resolve(sessions) : Promise.all(sessions.map((s) => this.#open(s)));
   }
 
-  async #sealRun(sessionId: string, run: JsonObject): Promise<JsonObject> {
-    return this.#cipher === null ? run : (await this.#cipher.encrypt(run, sessionId, "run"))!;
+  async #sealRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]> {
+    const cipher = this.#cipher;
+    if (cipher === null) return runs;
+    return await Promise.all(runs.map(async (r) => ({ ...r, run: await cipher.sealRun(r.run, sessionId, r.seq) })));
   }
 
   async #openRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]> {
     const cipher = this.#cipher;
     if (cipher === null) return runs;
-    return await Promise.all(runs.map(async (r) => ({ ...r, run: (await cipher.decrypt(r.run, sessionId, "run"))! })));
+    return await Promise.all(runs.map(async (r) => ({ ...r, run: await cipher.openRun(r.run, sessionId, r.seq) })));
+  }
+
+  /**
+   * Appends encrypted runs: each is bound to the `seq` it will get, so the
+   * log's length is read first and the append made conditional on the version
+   * read with it. When someone else wrote meanwhile, it starts again (unless
+   * the caller gave `expectedVersion`: then the `ConflictError` is theirs).
+   */
+  async #appendSealed(sessionId: string, runs: JsonObject[], context: AppendContext): Promise<AppendRunsResult> {
+    for (;;) {
+      const current = await this.#driver.read(sessionId);
+      if (current === null || isExpired(current, context.liveAfter)) throw new SessionNotFoundError(sessionId);
+      const attempt = { ...context, expectedVersion: context.expectedVersion ?? current.version };
+      const [last] = await this.#driver.getRuns(sessionId, {
+        afterSeq: null,
+        limit: 1,
+        order: "desc",
+        liveAfter: context.liveAfter,
+      });
+      const first = (last?.seq ?? 0) + 1;
+      const sealed = await this.#sealRuns(sessionId, runs.map((run, i) => ({ seq: first + i, createdAt: 0, run })));
+      try {
+        return await this.#driver.appendRuns(sessionId, sealed.map((r) => r.run), attempt);
+      } catch (error) {
+        if (!(error instanceof ConflictError) || context.expectedVersion !== undefined) throw error;
+      }
+    }
   }
 
   /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */
@@ -204,8 +224,14 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   /** Upserts several sessions in order; all or nothing where `capabilities.atomicBatch`. */
-  async upsertMany(inputs: SessionInputOf<M>[]): Promise<SessionOf<M>[]> {
+  async upsertMany(inputs: SessionInputOf<M>[], ...noOptions: never[]): Promise<SessionOf<M>[]> {
     if (!Array.isArray(inputs)) throw new ValidationError([{ path: [], message: "expected an array of sessions" }]);
+    if (noOptions.some((extra) => extra !== undefined)) {
+      throw new ValidationError([{
+        path: ["options"],
+        message: "upsertMany takes no options (expectedVersion is upsert's)",
+      }]);
+    }
     const batch = inputs.map((input, i) => {
       try {
         return parseSessionInput(this.mode, input);
@@ -254,8 +280,9 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
 
   /** One page of matching sessions; pass `nextCursor` back for the next. */
   async listSessions(options?: ListOptions): Promise<SessionPage<SessionOf<M>>> {
+    const query = toListQuery(options, null);
     return await this.#run("listSessions", async () => {
-      const query = toListQuery(options, this.liveAfter(this.clock()));
+      query.liveAfter = this.liveAfter(this.clock());
       return toPage(await this.#openAll(await this.#driver.list(query)), query);
     });
   }
@@ -314,8 +341,8 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       const now = this.clock();
       const context: AppendContext = { userId, now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-      const sealed = await Promise.all(checked.map((run) => this.#sealRun(id, run)));
-      return await this.#driver.appendRuns(id, sealed, context);
+      if (this.#cipher !== null) return await this.#appendSealed(id, checked, context);
+      return await this.#driver.appendRuns(id, checked, context);
     });
   }
 
@@ -365,9 +392,7 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
       const sealed = await Promise.all(
         checked.map(async ({ session, runs }) => ({
           session: await this.#seal(session),
-          runs: await Promise.all(
-            runs.map(async (r) => ({ ...r, run: await this.#sealRun(session.sessionId, r.run) })),
-          ),
+          runs: await this.#sealRuns(session.sessionId, runs),
         })),
       );
       return await this.#driver.importSessions(sealed, onConflict, this.liveAfter(this.clock()));
@@ -464,6 +489,12 @@ function pickFilter(filter: SessionFilter | undefined): SessionFilter {
   if (filter?.entityId !== undefined) out.entityId = filter.entityId;
   return out;
 }
+
+// TRANSITIONAL: backends that do not pass their own option keys yet accept any of these (the union of theirs).
+const LEGACY_OPTION_KEYS: readonly string[] = [
+  ...["dir", "url", "authToken", "table", "client", "busyTimeoutMs", "web", "token", "prefix", "redis"],
+  ...["retries", "maxRequestBytes", "dbName", "indexedDB", "keyRange", "blockedTimeoutMs"],
+];
 
 // TRANSITIONAL: the old protected hooks as a driver.
 type LegacyHooks<M extends SessionMode> = Record<string, (...args: unknown[]) => Promise<unknown>> & { mode: M };

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Redis } from "@upstash/redis";
 import { UpstashRedisStorage } from "../backends/upstash.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { skipRedis, upstashBackend } from "./support/backends.ts";
 import { open, withRedis } from "./support/upstash_stack.ts";
 
