@@ -4,7 +4,15 @@
  * @module
  */
 import { CorruptRecordError, ValidationError } from "./errors.ts";
-import { characterCount, idSchema, inputSchemas, MAX_NAME_LENGTH, MAX_TIME, storedSchemas, toIssues } from "./_schemas.ts";
+import {
+  characterCount,
+  idSchema,
+  inputSchemas,
+  MAX_NAME_LENGTH,
+  MAX_TIME,
+  storedSchemas,
+  toIssues,
+} from "./_schemas.ts";
 import { isWellFormed } from "./_json.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { SessionMode, SessionOf } from "./types.ts";
