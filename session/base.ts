@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ConflictError, SessionNotFoundError, StorageError, ValidationError } from "./errors.ts";
-import { cloneJson } from "./_json.ts";
+import { type ConflictError, type SessionNotFoundError, StorageError, ValidationError } from "./errors.ts";
+import type { cloneJson } from "./_json.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode } from "./modes.ts";
 import type { ChangeContext, SessionDriver, WriteContext } from "./driver.ts";
@@ -14,6 +14,7 @@ import { checkImport } from "./import_check.ts";
 import { LEGACY_OPTION_KEYS, legacyDriver, type LegacyHooks } from "./legacy_driver.ts";
 import { checkId, checkInteger, checkOptionalId, checkOptions, checkSessionName, parseSessionInput } from "./parse.ts";
 import { RunLog } from "./run_log.ts";
+import { patchSession, updateSession } from "./updates.ts";
 import { ContentSealer } from "./sealer.ts";
 import type {
   AppendRunsOptions,
@@ -357,20 +358,7 @@ export abstract class BaseSessionStorage<
     fields: SessionPatch<TypedSession<M, Memory, Data>>,
     options?: EditOptions,
   ): Promise<TypedSession<M, Memory, Data>> {
-    checkOptions(options, ["userId", "expectedVersion"], "patch options");
-    if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-      throw new ValidationError([{ path: ["fields"], message: "expected an object of session fields" }]);
-    }
-    for (const key of ["sessionId", "userId"]) {
-      if (key in fields) throw new ValidationError([{ path: ["fields", key], message: "cannot be patched" }]);
-    }
-    const expectedVersion = options?.expectedVersion;
-    return await this.#retrying(expectedVersion === undefined ? 5 : 1, async () => {
-      const current = await this.read(sessionId, options?.userId);
-      if (current === null) throw new SessionNotFoundError(String(sessionId), { backend: this.backend });
-      const next = { ...current, ...fields } as TypedInput<M, Memory, Data>;
-      return await this.upsert(next, { expectedVersion: expectedVersion ?? current.version });
-    });
+    return await patchSession(this, sessionId, fields, options);
   }
 
   /** Read, apply `fn`, write with `expectedVersion`, retry on conflict; see `SessionStorage.update`. */
@@ -381,32 +369,7 @@ export abstract class BaseSessionStorage<
     ) => TypedInput<M, Memory, Data> | Promise<TypedInput<M, Memory, Data>>,
     options?: UpdateOptions,
   ): Promise<TypedSession<M, Memory, Data>> {
-    checkOptions(options, ["userId", "retries"], "update options");
-    if (typeof fn !== "function") throw new ValidationError([{ path: ["fn"], message: "expected a function" }]);
-    const retries = checkInteger(options?.retries, "retries", 0, 100) ?? 5;
-    return await this.#retrying(retries + 1, async () => {
-      const current = await this.read(sessionId, options?.userId);
-      const next = await fn(current === null ? null : cloneJson(current));
-      const nextId = (next as { sessionId?: unknown } | null)?.sessionId;
-      if (nextId !== sessionId) {
-        throw new ValidationError([{
-          path: ["sessionId"],
-          message: `fn must return session ${JSON.stringify(sessionId)}`,
-        }]);
-      }
-      return await this.upsert(next, { expectedVersion: current?.version ?? 0 });
-    });
-  }
-
-  /** Runs `attempt` up to `times` times while it throws a `ConflictError`; the last one is thrown. */
-  async #retrying<T>(times: number, attempt: () => Promise<T>): Promise<T> {
-    for (let i = 1;; i++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!(error instanceof ConflictError) || i >= times) throw error;
-      }
-    }
+    return await updateSession(this, sessionId, fn, options);
   }
 
   /** Restores sessions exactly as given, with their runs; see `SessionStorage.importSessions`. */

@@ -7,16 +7,9 @@
  *
  * @module
  */
-import { checkJson, cloneJson } from "./_json.ts";
 import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
 import type { EditContext, NewRun, RunQuery, SessionDriver, StoredRun } from "./driver.ts";
-import {
-  ConflictError,
-  RunConflictError,
-  SessionNotFoundError,
-  ValidationError,
-  type ValidationIssue,
-} from "./errors.ts";
+import { ConflictError, RunConflictError, SessionNotFoundError, ValidationError } from "./errors.ts";
 import { MAX_PAGE_SIZE } from "./list.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import {
@@ -27,6 +20,16 @@ import {
   parseSessionInput,
   type SessionContent,
 } from "./parse.ts";
+import {
+  checkAddress,
+  checkKeys,
+  checkRunKey,
+  checkRuns,
+  checkSuffix,
+  checkVersion,
+  missing,
+  sameRuns,
+} from "./run_checks.ts";
 import type { ContentSealer } from "./sealer.ts";
 import { checkWrite } from "./stamp.ts";
 import type {
@@ -41,9 +44,6 @@ import type {
   SessionMode,
   SessionOf,
 } from "./types.ts";
-
-/** Largest number of runs one `appendRuns` call takes. */
-export const MAX_RUNS_PER_APPEND = 1000;
 
 /** How many times an edit without `expectedVersion` is tried when another writer got in between its read and write. */
 const EDIT_ATTEMPTS = 5;
@@ -389,89 +389,4 @@ export class RunLog<M extends SessionMode> {
     }
     return picked as Partial<SessionContent<M>>;
   }
-}
-
-/** Checks a run array: 1 to {@linkcode MAX_RUNS_PER_APPEND} plain JSON objects; returns a copy. */
-export function checkRuns(runs: unknown, name: string): JsonObject[] {
-  if (!Array.isArray(runs) || runs.length === 0 || runs.length > MAX_RUNS_PER_APPEND) {
-    throw new ValidationError([{
-      path: [name],
-      message: `expected an array of 1 to ${MAX_RUNS_PER_APPEND} JSON objects`,
-    }]);
-  }
-  const issues: ValidationIssue[] = [];
-  for (const [i, run] of runs.entries()) {
-    if (typeof run !== "object" || run === null || Array.isArray(run)) {
-      issues.push({ path: [name, i], message: "expected a JSON object" });
-    } else checkJson(run, [name, i], issues);
-  }
-  if (issues.length > 0) throw new ValidationError(issues);
-  return cloneJson(runs) as JsonObject[];
-}
-
-/** Checks one key per run (`null` for none), unique within the call; all `null` when `keys` is absent. */
-export function checkKeys(keys: unknown, count: number, name: string): (string | null)[] {
-  if (keys === undefined) return new Array(count).fill(null);
-  if (!Array.isArray(keys) || keys.length !== count) {
-    throw new ValidationError([{ path: [name], message: `expected an array of ${count} keys (string or null)` }]);
-  }
-  const seen = new Set<string>();
-  return keys.map((key, i) => {
-    if (key === null) return null;
-    const checked = checkRunKey(key, `${name}[${i}]`);
-    if (seen.has(checked)) throw new ValidationError([{ path: [name, i], message: "appears twice in one call" }]);
-    seen.add(checked);
-    return checked;
-  });
-}
-
-/** A run key has the same form as an id. */
-function checkRunKey(key: unknown, name: string): string {
-  return checkId(key, name);
-}
-
-function checkVersion(value: unknown): number | undefined {
-  return checkInteger(value, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
-}
-
-function checkAddress(at: unknown, allowZero: boolean): RunAddress {
-  const fail = (): never => {
-    throw new ValidationError([{ path: ["at"], message: "expected { seq } (a positive integer) or { key }" }]);
-  };
-  if (typeof at !== "object" || at === null || Array.isArray(at)) return fail();
-  const keys = Object.keys(at);
-  if (keys.length !== 1) return fail();
-  const a = at as Record<string, unknown>;
-  if (keys[0] === "key") return { key: checkRunKey(a.key, "at.key") };
-  if (keys[0] !== "seq") return fail();
-  return { seq: checkInteger(a.seq, "at.seq", allowZero ? 0 : 1, Number.MAX_SAFE_INTEGER)! };
-}
-
-function checkSuffix(suffix: unknown): RunRecord[] {
-  if (!Array.isArray(suffix)) {
-    throw new ValidationError([{ path: ["expectedSuffix"], message: "expected an array of runs" }]);
-  }
-  suffix.forEach((r, i) => {
-    const ok = typeof r === "object" && r !== null && Number.isSafeInteger(r.seq) && r.seq >= 1 &&
-      r.seq === (suffix[0] as RunRecord).seq + i && typeof r.run === "object" && r.run !== null;
-    if (!ok) {
-      throw new ValidationError([{
-        path: ["expectedSuffix", i],
-        message: "expected runs as read, with contiguous seqs",
-      }]);
-    }
-  });
-  return suffix as RunRecord[];
-}
-
-function sameRuns(actual: RunRecord[], expected: RunRecord[]): boolean {
-  return actual.length === expected.length && actual.every((r, i) => {
-    const e = expected[i]!;
-    return r.seq === e.seq && r.key === (e.key ?? null) && JSON.stringify(r.run) === JSON.stringify(e.run);
-  });
-}
-
-function missing(at: RunAddress): ValidationError {
-  const where = "key" in at ? `key ${JSON.stringify(at.key)}` : `seq ${at.seq}`;
-  return new ValidationError([{ path: ["at"], message: `no run at ${where}` }]);
 }
