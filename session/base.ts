@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { type ConflictError, type SessionNotFoundError, StorageError, ValidationError } from "./errors.ts";
-import type { cloneJson } from "./_json.ts";
+import { StorageError, ValidationError } from "./errors.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
 import { checkMode } from "./modes.ts";
 import type { ChangeContext, SessionDriver, WriteContext } from "./driver.ts";
