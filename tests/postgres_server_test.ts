@@ -1,0 +1,92 @@
+/**
+ * The throwaway PostgreSQL cluster (tests/support/postgres_server.ts): it
+ * starts, the chosen driver (`postgres`) runs a query over the password-
+ * protected URL, a wrong password is refused, stop/start keep the data, and
+ * disposing leaves no process and no directory behind.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { skipWithoutPostgres, startPostgresServer } from "./support/postgres_server.ts";
+
+const ignore = await skipWithoutPostgres("PostgreSQL server tests");
+
+/** The postmaster's pid, from the first line of `postmaster.pid`. */
+async function postmasterPid(dir: string): Promise<number> {
+  const text = await Deno.readTextFile(`${dir}/data/postmaster.pid`);
+  const pid = Number(text.split("\n")[0]);
+  assert.ok(Number.isInteger(pid) && pid > 0, `bad postmaster.pid: ${text}`);
+  return pid;
+}
+
+/** Whether process `pid` is running (a zombie is not). */
+async function alive(pid: number): Promise<boolean> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => undefined);
+  return status !== undefined && !/^State:\s+Z/m.test(status);
+}
+
+Deno.test({ name: "postgres server: starts, answers the driver, cleans up on dispose", ignore }, async () => {
+  let dir: string;
+  let pid: number;
+  {
+    await using server = await startPostgresServer();
+    dir = server.dir;
+    pid = await postmasterPid(dir);
+    assert.ok(await alive(pid));
+    assert.match(server.url, /^postgres:\/\/agentstate:[^@]+@127\.0\.0\.1:\d+\/postgres$/);
+    const sql = postgres(server.url, { max: 1, onnotice: () => {} });
+    try {
+      const [row] = await sql<
+        { n: number; version: string }[]
+      >`select 41 + 1 as n, current_setting('server_version') as version`;
+      assert.equal(row?.n, 42);
+      assert.match(row?.version ?? "", /^15\./);
+      const [settings] = await sql<{ fsync: string; port: string }[]>`
+        select current_setting('fsync') as fsync, current_setting('port') as port`;
+      assert.deepEqual(settings, { fsync: "off", port: String(server.port) });
+    } finally {
+      await sql.end();
+    }
+  }
+  assert.equal(await alive(pid), false, "the postmaster is still running after dispose");
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+});
+
+Deno.test({ name: "postgres server: a wrong password is an authentication error", ignore }, async () => {
+  await using server = await startPostgresServer();
+  const url = new URL(server.url);
+  url.password = "not-the-password";
+  const sql = postgres(url.href, { max: 1, connect_timeout: 10, onnotice: () => {} });
+  try {
+    await assert.rejects(sql`select 1`, (error: Error & { code?: string }) => {
+      assert.equal(error.code, "28P01", `expected invalid_password, got ${error.code}: ${error.message}`);
+      return true;
+    });
+  } finally {
+    await sql.end();
+  }
+});
+
+Deno.test({ name: "postgres server: stop refuses connections, start brings back the data", ignore }, async () => {
+  await using server = await startPostgresServer();
+  const open = () => postgres(server.url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+  let sql = open();
+  await sql`create table kept (v text)`;
+  await sql`insert into kept values ('still here')`;
+  await sql.end();
+
+  await server.stop();
+  sql = open();
+  await assert.rejects(sql`select 1`, (error: Error & { code?: string }) => {
+    assert.equal(error.code, "ECONNREFUSED", `${error.code}: ${error.message}`);
+    return true;
+  });
+  await sql.end();
+
+  await server.start();
+  sql = open();
+  try {
+    assert.deepEqual([...await sql`select v from kept`], [{ v: "still here" }]);
+  } finally {
+    await sql.end();
+  }
+});
