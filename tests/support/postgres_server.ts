@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { freePort } from "./ports.ts";
 
 /** Where Debian's PostgreSQL 15 binaries live (override with `PG_BIN`). */
 const DEFAULT_BIN = "/usr/lib/postgresql/15/bin";
@@ -85,14 +86,6 @@ async function osUser(name: string): Promise<{ uid: number; gid: number } | unde
     if (user === name && uid !== undefined && gid !== undefined) return { uid: Number(uid), gid: Number(gid) };
   }
   return undefined;
-}
-
-/** A port that was free a moment ago on 127.0.0.1. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** A random password of URL-safe characters. */
