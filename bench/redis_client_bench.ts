@@ -7,7 +7,7 @@
  */
 import { Redis } from "ioredis";
 import { Redis as Valkey } from "iovalkey";
-import { createClient } from "redis";
+import { createClient } from "@redis/client";
 import { startRedisServer } from "../tests/support/upstash_bridge.ts";
 import { type AbResult, abTable, alternate, type Contender } from "./ab.ts";
 import { payload } from "./harness.ts";
@@ -89,7 +89,7 @@ export async function redisClientSection({ smoke }: { smoke: boolean }): Promise
       ["pipeline of 20 HGETALL (2 KB each)", await alternate(pages, options)],
     ];
     return `## Redis TCP client: redis@5 vs ioredis@5 vs iovalkey (from Deno)\n\n` +
-      `One connection each to the same local redis-server ${SESSIONS} hashes, rounds alternating the clients ` +
+      `One connection each to the same local redis-server, ${SESSIONS} hashes, rounds alternating the clients ` +
       `(${options.rounds} rounds × ${options.perRound} ops). CPU is the whole Deno process's user + system time per ` +
       `op (median over rounds); wall is the median op.\n\n${abTable(results)}\n`;
   } finally {
