@@ -1,11 +1,11 @@
 /**
  * The throwaway PostgreSQL cluster (tests/support/postgres_server.ts): it
- * starts, the chosen driver (`postgres`) runs a query over the password-
+ * starts, the chosen driver (`pg`) runs a query over the password-
  * protected URL, a wrong password is refused, stop/start keep the data, and
  * disposing leaves no process and no directory behind.
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
+import pg from "pg";
 import { skipWithoutPostgres, startPostgresServer } from "./support/postgres_server.ts";
 
 const ignore = await skipWithoutPostgres("PostgreSQL server tests");
@@ -24,6 +24,13 @@ async function alive(pid: number): Promise<boolean> {
   return status !== undefined && !/^State:\s+Z/m.test(status);
 }
 
+/** A pg pool of one connection to `url`; errors of idle connections are left to the queries. */
+function pool(url: string): pg.Pool {
+  const p = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 5000 });
+  p.on("error", () => {});
+  return p;
+}
+
 Deno.test({ name: "postgres server: starts, answers the driver, cleans up on dispose", ignore }, async () => {
   let dir: string;
   let pid: number;
@@ -33,18 +40,15 @@ Deno.test({ name: "postgres server: starts, answers the driver, cleans up on dis
     pid = await postmasterPid(dir);
     assert.ok(await alive(pid));
     assert.match(server.url, /^postgres:\/\/agentstate:[^@]+@127\.0\.0\.1:\d+\/postgres$/);
-    const sql = postgres(server.url, { max: 1, onnotice: () => {} });
+    const db = pool(server.url);
     try {
-      const [row] = await sql<
-        { n: number; version: string }[]
-      >`select 41 + 1 as n, current_setting('server_version') as version`;
-      assert.equal(row?.n, 42);
-      assert.match(row?.version ?? "", /^15\./);
-      const [settings] = await sql<{ fsync: string; port: string }[]>`
-        select current_setting('fsync') as fsync, current_setting('port') as port`;
-      assert.deepEqual(settings, { fsync: "off", port: String(server.port) });
+      const { rows } = await db.query("select 41 + 1 as n, current_setting('server_version') as version");
+      assert.equal(rows[0].n, 42);
+      assert.match(rows[0].version, /^15\./);
+      const settings = await db.query("select current_setting('fsync') as fsync, current_setting('port') as port");
+      assert.deepEqual(settings.rows[0], { fsync: "off", port: String(server.port) });
     } finally {
-      await sql.end();
+      await db.end();
     }
   }
   assert.equal(await alive(pid), false, "the postmaster is still running after dispose");
@@ -55,38 +59,31 @@ Deno.test({ name: "postgres server: a wrong password is an authentication error"
   await using server = await startPostgresServer();
   const url = new URL(server.url);
   url.password = "not-the-password";
-  const sql = postgres(url.href, { max: 1, connect_timeout: 10, onnotice: () => {} });
+  const db = pool(url.href);
   try {
-    await assert.rejects(sql`select 1`, (error: Error & { code?: string }) => {
+    await assert.rejects(db.query("select 1"), (error: Error & { code?: string }) => {
       assert.equal(error.code, "28P01", `expected invalid_password, got ${error.code}: ${error.message}`);
       return true;
     });
   } finally {
-    await sql.end();
+    await db.end();
   }
 });
 
 Deno.test({ name: "postgres server: stop refuses connections, start brings back the data", ignore }, async () => {
   await using server = await startPostgresServer();
-  const open = () => postgres(server.url, { max: 1, connect_timeout: 5, onnotice: () => {} });
-  let sql = open();
-  await sql`create table kept (v text)`;
-  await sql`insert into kept values ('still here')`;
-  await sql.end();
-
-  await server.stop();
-  sql = open();
-  await assert.rejects(sql`select 1`, (error: Error & { code?: string }) => {
-    assert.equal(error.code, "ECONNREFUSED", `${error.code}: ${error.message}`);
-    return true;
-  });
-  await sql.end();
-
-  await server.start();
-  sql = open();
+  const db = pool(server.url);
   try {
-    assert.deepEqual([...await sql`select v from kept`], [{ v: "still here" }]);
+    await db.query("create table kept (v text)");
+    await db.query("insert into kept values ('still here')");
+    await server.stop();
+    await assert.rejects(db.query("select 1"), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "ECONNREFUSED", `${error.code}: ${error.message}`);
+      return true;
+    });
+    await server.start();
+    assert.deepEqual((await db.query("select v from kept")).rows, [{ v: "still here" }]);
   } finally {
-    await sql.end();
+    await db.end();
   }
 });

@@ -5,6 +5,7 @@
  * left behind after dispose.
  */
 import assert from "node:assert/strict";
+import { createCluster } from "@redis/client";
 import { startRedisCluster } from "./support/redis_cluster.ts";
 import { isRespError, redisServerAvailable, RespConnection, type RespValue } from "./support/upstash_bridge.ts";
 
@@ -75,3 +76,29 @@ Deno.test({ name: "redis cluster: three masters own all slots and route keys", i
   assert.ok(dir);
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
 });
+
+Deno.test(
+  { name: "redis cluster: the chosen client (@redis/client) runs a tagged script on every master", ignore },
+  async () => {
+    await using cluster = await startRedisCluster();
+    const client = createCluster({ rootNodes: cluster.urls.map((url) => ({ url })) });
+    await client.connect();
+    try {
+      const placed = new Map<number, string>();
+      for (let i = 0; placed.size < 3 && i < 100; i++) placed.set(await cluster.masterOf(`{t${i}}`), `t${i}`);
+      assert.equal(placed.size, 3);
+      for (const [port, tag] of placed) {
+        const keys = [`{${tag}}:a`, `{${tag}}:b`, `{${tag}}:c`];
+        const reply = await client.eval(
+          "for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i]) end return #KEYS",
+          { keys, arguments: ["x", "y", "z"] },
+        );
+        assert.equal(reply, 3);
+        const values = await send(port, ["MGET", ...keys]) as RespValue[];
+        assert.deepEqual(values.map(text), ["x", "y", "z"], `the keys of {${tag}} should be on port ${port}`);
+      }
+    } finally {
+      client.destroy();
+    }
+  },
+);
