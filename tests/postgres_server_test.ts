@@ -44,7 +44,7 @@ Deno.test({ name: "postgres server: starts, answers the driver, cleans up on dis
     try {
       const { rows } = await db.query("select 41 + 1 as n, current_setting('server_version') as version");
       assert.equal(rows[0].n, 42);
-      assert.match(rows[0].version, /^15\./);
+      assert.match(rows[0].version, /^\d+\.\d+/);
       const settings = await db.query("select current_setting('fsync') as fsync, current_setting('port') as port");
       assert.deepEqual(settings.rows[0], { fsync: "off", port: String(server.port) });
     } finally {

@@ -14,8 +14,8 @@
  */
 import { freePort } from "./ports.ts";
 
-/** Where Debian's PostgreSQL 15 binaries live (override with `PG_BIN`). */
-const DEFAULT_BIN = "/usr/lib/postgresql/15/bin";
+/** Where Debian installs PostgreSQL: one `<major>/bin` per installed version. */
+const DEBIAN_ROOT = "/usr/lib/postgresql";
 
 /** A running test cluster. */
 export interface PostgresServer extends AsyncDisposable {
@@ -41,9 +41,20 @@ export interface PostgresServer extends AsyncDisposable {
   dispose(): Promise<void>;
 }
 
-/** The directory of the PostgreSQL binaries used by {@linkcode startPostgresServer}. */
+/**
+ * The directory of the PostgreSQL binaries used by {@linkcode startPostgresServer}:
+ * `PG_BIN` if set, else the newest `/usr/lib/postgresql/<major>/bin` (15 on Debian 12).
+ */
 export function postgresBinDir(): string {
-  return Deno.env.get("PG_BIN") ?? DEFAULT_BIN;
+  const chosen = Deno.env.get("PG_BIN");
+  if (chosen) return chosen;
+  let majors: number[] = [];
+  try {
+    majors = [...Deno.readDirSync(DEBIAN_ROOT)].map((entry) => Number(entry.name)).filter(Number.isInteger);
+  } catch {
+    // not installed: reported by postgresUnavailable
+  }
+  return `${DEBIAN_ROOT}/${majors.length ? Math.max(...majors) : 15}/bin`;
 }
 
 /**
