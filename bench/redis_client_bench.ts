@@ -1,5 +1,5 @@
 /**
- * `redis` (node-redis v5) vs `ioredis@5` vs `iovalkey` from Deno against a
+ * `@redis/client` (node-redis v5) vs `ioredis@5` vs `iovalkey` from Deno against a
  * throwaway redis-server: EVALSHA of a small write script (3 keys, 5
  * arguments, ~2 KB value) and a pipeline of 20 HGETALL of ~2 KB hashes.
  * Not wired into bench/main.ts; run it alone:
@@ -65,7 +65,7 @@ export async function redisClientSection({ smoke }: { smoke: boolean }): Promise
     const [valkeyWrite, valkeyPage] = ioContenders("iovalkey@0.4", iovalkey);
     const writes: Contender[] = [
       {
-        name: "redis@5",
+        name: "@redis/client@5",
         op: async (i) => checkWrite(await nodeRedis.evalSha(sha, { keys: keys(i), arguments: args(i) })),
       },
       ioWrite,
@@ -73,7 +73,7 @@ export async function redisClientSection({ smoke }: { smoke: boolean }): Promise
     ];
     const pages: Contender[] = [
       {
-        name: "redis@5",
+        name: "@redis/client@5",
         op: async (i) => {
           const multi = nodeRedis.multi();
           for (const key of hashes(i)) multi.hGetAll(key);
@@ -88,7 +88,7 @@ export async function redisClientSection({ smoke }: { smoke: boolean }): Promise
       ["EVALSHA (3 keys, 5 args, 2 KB)", await alternate(writes, options)],
       ["pipeline of 20 HGETALL (2 KB each)", await alternate(pages, options)],
     ];
-    return `## Redis TCP client: redis@5 vs ioredis@5 vs iovalkey (from Deno)\n\n` +
+    return `## Redis TCP client: @redis/client@5 vs ioredis@5 vs iovalkey (from Deno)\n\n` +
       `One connection each to the same local redis-server, ${SESSIONS} hashes, rounds alternating the clients ` +
       `(${options.rounds} rounds × ${options.perRound} ops). CPU is the whole Deno process's user + system time per ` +
       `op (median over rounds); wall is the median op.\n\n${abTable(results)}\n`;

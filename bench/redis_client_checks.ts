@@ -30,7 +30,7 @@ const CLIENTS: Record<
   string,
   { open(url: string, o?: Options): Promise<Probe>; cluster(urls: readonly string[]): Promise<Probe> }
 > = {
-  "redis@5": {
+  "@redis/client@5": {
     async open(url, o) {
       const client = createClient({ url, socket: o?.tls ? { tls: true, ca: o.tls.ca } : {} });
       client.on("error", () => {});
