@@ -88,9 +88,19 @@ async function waitHealthy(port: number, size: number): Promise<void> {
 export async function startRedisCluster(): Promise<RedisCluster> {
   const dir = await Deno.makeTempDir({ prefix: "agentstate-redis-cluster-" });
   const nodes: RedisServer[] = [];
+  // If the test process exits without disposing, remove the directory (the nodes kill themselves on unload).
+  const removeOnUnload = () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // best effort
+    }
+  };
+  globalThis.addEventListener("unload", removeOnUnload);
   let disposing: Promise<void> | undefined;
   const dispose = (): Promise<void> =>
     disposing ??= (async () => {
+      globalThis.removeEventListener("unload", removeOnUnload);
       try {
         await Promise.all(nodes.map((node) => node.stop()));
       } finally {
