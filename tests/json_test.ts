@@ -102,7 +102,7 @@ Deno.test("JsonStorage: leftover temp files are ignored and cleaned; interrupted
     assert.deepEqual(await storage.getAllSessionIds(), ["a"]);
     await storage.create();
     const names = [...Deno.readDirSync(`${d.path}/agent`)].map((e) => e.name).sort();
-    assert.deepEqual(names, [".changes", ".locks", `${await encodeFileName("a")}.json`]);
+    assert.deepEqual(names, [".changes", ".journal", ".locks", `${await encodeFileName("a")}.json`]);
     assert.deepEqual((await storage.read("a"))?.memory, { v: 2 });
     await storage.close();
   } finally {
