@@ -5,19 +5,10 @@ import { HOSTILE_IDS, runConformance } from "./conformance.ts";
 import { jsonBackend } from "./support/backends.ts";
 import { legacyAgentSession } from "./support/fixtures.ts";
 import { killWhileWriting } from "./support/process.ts";
+import { jsonWorker as worker, spawnJsonWorker as spawnWorker } from "./support/json_spawn.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(jsonBackend());
-
-const worker = new URL("./support/json_worker.ts", import.meta.url).pathname;
-function spawnWorker(...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", worker, ...args],
-    stdout: "piped",
-    stderr: "inherit",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
 
 async function walk(root: string): Promise<string[]> {
   const out: string[] = [];
