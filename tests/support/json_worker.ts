@@ -87,7 +87,7 @@ if (command === "increment") {
   let ops = 0;
   for (let i = 0; Date.now() < until; i++) {
     const id = `${prefix}${i % 10}`;
-    if (i % 3 === 0) {
+    if (i % 2 === 0) {
       await storage.deleteSession(id);
       await storage.upsert({ sessionId: id, memory: { i } });
       ops += 2;
