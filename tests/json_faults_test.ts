@@ -14,7 +14,7 @@ async function fileOf(dir: string, id: string, suffix = ".json"): Promise<string
   return `${dir}/agent/${await encodeFileName(id)}${suffix}`;
 }
 
-async function tempFiles(dir: string): Promise<string[]> {
+function tempFiles(dir: string): string[] {
   return [...Deno.readDirSync(`${dir}/agent`)].map((e) => e.name).filter((n) => n.startsWith(".tmp-"));
 }
 
@@ -63,7 +63,7 @@ Deno.test("JsonStorage on a full disk: failed writes throw, keep the old files a
     assert.deepEqual(await storage.read("big"), before, "the acknowledged session is intact");
     assert.equal(await storage.read("second"), null);
     assert.deepEqual((await storage.getRuns("big")).runs.map((r) => r.run.n), [1, 2]);
-    assert.deepEqual(await tempFiles(`${mnt}/s`), [], "failed temporary files are removed");
+    assert.deepEqual(tempFiles(`${mnt}/s`), [], "failed temporary files are removed");
     assert.deepEqual((await lister.listSessions()).sessions, [before]);
     for (const path of fillers) await Deno.remove(path).catch(() => {});
     // With space again, everything goes on: the cut-off run lines are not counted.
@@ -91,7 +91,7 @@ Deno.test("JsonStorage: a change log that cannot be appended to fails the write,
     await assert.rejects(a.upsert({ sessionId: "x", memory: { v: 2 } }));
     assert.equal(await a.read("y"), null, "an error means nothing was written");
     assert.equal((await a.read("x"))?.version, 1);
-    assert.deepEqual(await tempFiles(d.path), []);
+    assert.deepEqual(tempFiles(d.path), []);
     await Deno.remove(log);
     await a.upsert({ sessionId: "z" });
     assert.deepEqual((await b.getAllSessionIds()).sort(), ["x", "z"]);

@@ -22,6 +22,25 @@ export async function removeIfPresent(path: string): Promise<void> {
   }
 }
 
+/**
+ * Removes the temporary files `paths` after `failure`, then throws `failure`:
+ * it is the error to report. A file that cannot be removed either is named
+ * in the thrown error's `suppressed` list and left for `create()`, which
+ * removes temporary files once they are stale.
+ */
+export async function discardAfter(paths: readonly string[], failure: unknown): Promise<never> {
+  const suppressed: unknown[] = [];
+  for (const path of paths) {
+    try {
+      await removeIfPresent(path);
+    } catch (error) {
+      suppressed.push(error);
+    }
+  }
+  if (suppressed.length > 0 && failure instanceof Error) Object.assign(failure, { suppressed });
+  throw failure;
+}
+
 /** `lstat` of `path`, or `null` when it does not exist. */
 export async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
   try {
@@ -125,8 +144,7 @@ export async function writeTemp(dir: string, text: string): Promise<string> {
     await file.sync();
   } catch (error) {
     file.close();
-    await removeIfPresent(temp).catch(() => {}); // the write's own error is the one to report
-    throw error;
+    await discardAfter([temp], error);
   }
   file.close();
   return temp;
@@ -138,7 +156,6 @@ export async function writeAtomic(dir: string, path: string, text: string): Prom
   try {
     await Deno.rename(temp, path);
   } catch (error) {
-    await removeIfPresent(temp).catch(() => {});
-    throw error;
+    await discardAfter([temp], error);
   }
 }

@@ -19,7 +19,7 @@
  */
 import { CorruptRecordError } from "../../session/errors.ts";
 import { parseStoredJson } from "../../session/stored.ts";
-import { fingerprint, isNotFound, lstatOrNull, removeIfPresent, writeAtomic } from "./files.ts";
+import { discardAfter, fingerprint, isNotFound, lstatOrNull, removeIfPresent, writeAtomic } from "./files.ts";
 import type { DirLocks } from "./locks.ts";
 
 /** One step of a change: a rename of a prepared temporary file over `final`, or a removal of `final`. */
@@ -83,8 +83,7 @@ export class Journal {
         await writeAtomic(this.#dir, path, JSON.stringify(entries));
       } catch (error) {
         // Not journaled: nothing was applied, and the prepared files go.
-        for (const op of ops) if (op.kind === "rename") await removeIfPresent(op.temp).catch(() => {});
-        throw error;
+        await discardAfter(ops.flatMap((op) => op.kind === "rename" ? [op.temp] : []), error);
       }
       for (const op of ops) {
         if (op.kind === "rename") await Deno.rename(op.temp, op.final);
@@ -107,7 +106,11 @@ export class Journal {
   /** Recovers every journal left by a dead writer. The caller holds no lock. */
   async recover(): Promise<void> {
     const names: string[] = [];
-    for await (const entry of Deno.readDir(this.#journals)) if (entry.name.endsWith(".json")) names.push(entry.name);
+    try {
+      for await (const entry of Deno.readDir(this.#journals)) if (entry.name.endsWith(".json")) names.push(entry.name);
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // dropped meanwhile: nothing to recover
+    }
     for (const name of names) {
       const path = `${this.#journals}/${name}`;
       const entries = await this.#read(path);

@@ -13,7 +13,7 @@ import type { SessionKey } from "../../session/driver.ts";
 import type { ListQuery } from "../../session/list.ts";
 import type { RunRecord, SessionMode, SessionOf } from "../../session/types.ts";
 import { ChangeLog } from "./changes.ts";
-import { isNotFound, lstatOrNull, readNoFollow, removeIfPresent, writeTemp } from "./files.ts";
+import { discardAfter, isNotFound, lstatOrNull, readNoFollow, removeIfPresent, writeTemp } from "./files.ts";
 import { type FileOp, Journal, recoverLegacyJournal } from "./journal.ts";
 import { ListingIndex, type ReadFile } from "./listing.ts";
 import { DirLocks } from "./locks.ts";
@@ -191,8 +191,7 @@ export class JsonKvStore<M extends SessionMode> implements KvStore<M> {
         return;
       }
     } catch (error) {
-      for (const temp of temps) await removeIfPresent(temp).catch(() => {}); // the first error is the one to report
-      throw error;
+      await discardAfter(temps, error);
     }
     if (ops.length > 1) await this.#journal.apply(ops);
   }
