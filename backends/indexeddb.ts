@@ -35,13 +35,7 @@
  */
 import { promisifyRequest } from "idb-keyval";
 import { BaseSessionStorage } from "../session/base.ts";
-import type {
-  AppendContext,
-  ChangeContext,
-  RunQuery,
-  SessionKey,
-  WriteContext,
-} from "../session/driver.ts";
+import type { AppendContext, ChangeContext, RunQuery, SessionKey, WriteContext } from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, StorageError } from "../session/errors.ts";
 import { isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import { cloneJson } from "../session/_json.ts";

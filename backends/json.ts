@@ -47,13 +47,7 @@
  * @module
  */
 import { BaseSessionStorage } from "../session/base.ts";
-import type {
-  AppendContext,
-  ChangeContext,
-  RunQuery,
-  SessionKey,
-  WriteContext,
-} from "../session/driver.ts";
+import type { AppendContext, ChangeContext, RunQuery, SessionKey, WriteContext } from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import { compareIds, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";

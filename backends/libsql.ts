@@ -23,13 +23,7 @@ export interface LibsqlClientLike {
   close(): void;
 }
 import { BaseSessionStorage } from "../session/base.ts";
-import type {
-  AppendContext,
-  ChangeContext,
-  RunQuery,
-  SessionKey,
-  WriteContext,
-} from "../session/driver.ts";
+import type { AppendContext, ChangeContext, RunQuery, SessionKey, WriteContext } from "../session/driver.ts";
 import { ConflictError, CorruptRecordError, SessionNotFoundError, ValidationError } from "../session/errors.ts";
 import { type ListQuery, toListQuery } from "../session/list.ts";
 import { MODE_FIELDS } from "../session/modes.ts";

@@ -15,7 +15,7 @@
  * imported with version 1: agno keeps no version.
  */
 import type { JsonObject, JsonValue, RunRecord, Session, SessionExport, SessionMode } from "../mod.ts";
-import { MODE_FIELDS } from "../mod.ts";
+import { MODE_FIELDS } from "../backend.ts";
 import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { Progress } from "./progress.ts";

@@ -1,6 +1,7 @@
 /** Shared option parsing and storage opening for the commands. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { openStorage, type SessionMode, type StorageOf, ValidationError } from "../mod.ts";
+import { findBackend } from "../backends/registry.ts";
 import { UsageError } from "./errors.ts";
 
 /** Options every command takes. */
@@ -78,8 +79,8 @@ export async function open(
   if (!url) throw new UsageError("a storage URL is required");
   const mode = options.mode ?? modeOf(values.mode);
   let token = str(values, "token");
-  if (token === undefined && /^upstash\+/i.test(url)) token = Deno.env.get("UPSTASH_REDIS_REST_TOKEN");
-  if (token === undefined && /^(libsql|https?|wss?):/i.test(url)) token = Deno.env.get("LIBSQL_AUTH_TOKEN");
+  const tokenEnv = findBackend(url)?.tokenEnv;
+  if (token === undefined && tokenEnv) token = Deno.env.get(tokenEnv);
   const path = localPath(url);
   if (options.mustExist && path !== null && path !== "" && path !== ":memory:") {
     try {

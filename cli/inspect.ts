@@ -1,5 +1,7 @@
 /** Commands that look at or change single sessions: ls, show, rm, rename, stats, migrate. */
-import { LIBSQL_SCHEMA_VERSION, LibsqlStorage, MODE_FIELDS, type Session, SESSION_MODES } from "../mod.ts";
+import { type Session, SESSION_MODES } from "../mod.ts";
+import { MODE_FIELDS } from "../backend.ts";
+import { findBackend } from "../backends/registry.ts";
 import { modeOf, open, parse, parseCount, parseTime, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 
@@ -174,11 +176,12 @@ export async function migrate(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError("migrate takes one storage URL");
   await using storage = await open(positionals[0], values);
-  if (storage instanceof LibsqlStorage) {
-    const before = await storage.schemaVersion();
+  const schema = findBackend(positionals[0]!)?.capabilities?.schemaVersioned;
+  if (schema) {
+    const before = await schema.current(storage);
     await storage.create();
-    const after = await storage.schemaVersion();
-    print(`${storage.table}: schema version ${before} -> ${after} (current ${LIBSQL_SCHEMA_VERSION})`);
+    const after = await schema.current(storage);
+    print(`${schema.where(storage)}: schema version ${before} -> ${after} (current ${await schema.latest()})`);
   } else {
     await storage.create();
     print(`${storage.backend} (${storage.mode}): layout created and current; no versioned schema to migrate`);

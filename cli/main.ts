@@ -11,16 +11,17 @@
  * @module
  */
 import { ValidationError } from "../mod.ts";
+import { BACKENDS } from "../backends/registry.ts";
 import { importAgno } from "./agno.ts";
 import { UsageError } from "./errors.ts";
 import { ls, migrate, rename, rm, show, stats } from "./inspect.ts";
 import { copy, exportCommand, importCommand } from "./transfer.ts";
 
-const URLS =
-  "memory:, :memory:, file:<path.db>, libsql://…, http(s)://…, ws(s)://…, json:<dir>, upstash+https://<host>";
+const URLS = BACKENDS.filter((b) => b.runtimes.includes("deno")).flatMap((b) => b.urlForms).join(", ");
+const TOKEN_ENVS = BACKENDS.flatMap((b) => b.tokenEnv ? [`$${b.tokenEnv}`] : []).join(" or ");
 const COMMON = [
   "  --mode agent|team|workflow   kind of sessions (default agent)",
-  "  --token T                    token for remote URLs (else $LIBSQL_AUTH_TOKEN or $UPSTASH_REDIS_REST_TOKEN)",
+  `  --token T                    token for remote URLs (else ${TOKEN_ENVS})`,
   "  --table NAME                 libSQL table;  --prefix P   Upstash key prefix",
   "  -q, --quiet                  no progress on stderr;  -h, --help   this help",
 ].join("\n");

@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  compareIds,
-  ConflictError,
-  decodeCursor,
-  encodeCursor,
-  openStorage,
-  parseSessionInput,
-  StorageError,
-  ValidationError,
-} from "../mod.ts";
+import { compareIds, decodeCursor, encodeCursor, parseSessionInput } from "../backend.ts";
+import { ConflictError, openStorage, StorageError, ValidationError } from "../mod.ts";
 
 Deno.test("compareIds() orders like UTF-8 bytes (code points), not UTF-16 units", () => {
   const ids = ["\uffff", "😀", "a", "", "\u0000", "ab", "\ue000", "𐀀", "Z"];
