@@ -180,14 +180,6 @@ export const BACKENDS: readonly Backend[] = [
     create: ({ IndexedDbStorage }, url, options) =>
       new IndexedDbStorage({ ...base(options), dbName: url.slice("indexeddb:".length) || "agentstate" }),
   }),
-  defineBackend({
-    name: "scratch",
-    schemes: ["scratch"],
-    urlForms: ["scratch:<name>"],
-    runtimes: EVERYWHERE,
-    load: () => import("./scratch.ts"),
-    create: ({ ScratchStorage }, url, options) => new ScratchStorage({ ...base(options), name: url.slice(8) }),
-  }),
 ];
 
 /** The scheme of `url`, lower case (`":memory:"` for that whole URL), or `undefined`. */
