@@ -13,7 +13,9 @@
 import { ValidationError } from "../mod.ts";
 import { BACKENDS } from "../backends/registry.ts";
 import { importAgno } from "./agno.ts";
+import config from "../deno.json" with { type: "json" };
 import { UsageError } from "./errors.ts";
+import { didYouMean, osMessage, printable } from "./text.ts";
 import { ls, migrate, rename, rm, show, stats } from "./inspect.ts";
 import { copy, exportCommand, importCommand } from "./transfer.ts";
 
@@ -101,6 +103,7 @@ function help(): string {
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.about.split(/[.;:] /)[0]}`);
   lines.push("", `storage URLs: ${URLS}`, "", "options of every command:", COMMON, "");
   lines.push("exit codes: 0 ok, 1 failure, 2 usage error.  agentstate <command> --help for more.");
+  lines.push("agentstate --version prints the version. Times are shown in UTC.");
   return lines.join("\n");
 }
 
@@ -117,13 +120,20 @@ export async function main(args: string[]): Promise<number> {
     console.log(help());
     return 0;
   }
+  if (name === "--version" || name === "-V" || name === "version") {
+    console.log(`agentstate ${config.version}`);
+    return 0;
+  }
   if (name === undefined) {
     console.error(help());
     return 2;
   }
   const command = COMMANDS[name];
   try {
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; see agentstate --help`);
+    if (!command) {
+      const hint = didYouMean(name, Object.keys(COMMANDS)) || "; see agentstate --help";
+      throw new UsageError(`unknown command ${JSON.stringify(name)}${hint}`);
+    }
     const end = rest.indexOf("--");
     if ((end === -1 ? rest : rest.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
       console.log(commandHelp(command));
@@ -134,8 +144,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     const message = error instanceof Deno.errors.BrokenPipe
       ? "output closed before everything was written (broken pipe)"
-      : (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
-    console.error(`agentstate: ${message}`);
+      : osMessage(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+    console.error(`agentstate: ${printable(message)}`);
     return error instanceof UsageError || error instanceof ValidationError ? 2 : 1;
   }
 }

@@ -129,7 +129,7 @@ Deno.test("cli: ls, show, rename, rm, stats and migrate", async () => {
     await seed(`${d.path}/a.db`, 30);
     const ls = await ok(d.path, "ls", "file:a.db", "--user", "u3", "--limit", "2");
     const [head, ...rows] = ls.stdout.trim().split("\n");
-    assert.match(head!, /^ID +USER +AGENTID +NAME +VERSION +CREATED +UPDATED$/);
+    assert.match(head!, /^ID +USER +AGENTID +NAME +VERSION +CREATED \(UTC\) +UPDATED \(UTC\)$/);
     assert.match(rows[0]!, /^s23\/é +u3 +a +- +4 +1970-01-01 00:00:01 +1970-01-01 00:00:50$/);
     assert.match(rows.at(-1)!, /^2 session\(s\); next page: --cursor \S+$/);
     const cursor = rows.at(-1)!.split("--cursor ")[1]!;
