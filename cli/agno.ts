@@ -188,7 +188,7 @@ export async function importAgno(args: string[]): Promise<void> {
   }
   await importer.flush();
   const { imported, skipped } = importer;
-  progress.done(`${imported} imported, ${skipped} skipped`);
+  progress.finish();
   const other = otherMode.count ? `, ${otherMode.count} file(s) of another mode left out` : "";
   print(`imported ${imported} agno ${mode} session(s), skipped ${skipped}${other}`);
 }
