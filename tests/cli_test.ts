@@ -3,41 +3,8 @@ import { LibsqlStorage } from "../backends/libsql.ts";
 import { openStorage } from "../backends/open.ts";
 import type { RunRecord, Session, SessionMode, TeamSession } from "../session/types.ts";
 import { writeAgnoJsonDir, writeAgnoSqlite } from "./support/agno_fixtures.ts";
+import { cli, main, ok } from "./support/cli.ts";
 import { tempDir } from "./support/temp.ts";
-
-const main = new URL("../cli/main.ts", import.meta.url).pathname;
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI as a subprocess in `cwd`, optionally feeding `stdin`. */
-async function cli(cwd: string, args: string[], stdin?: string): Promise<Result> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
-  }
-  const { code, stdout, stderr } = await child.output();
-  return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
-}
-
-/** Runs the CLI and asserts exit code 0. */
-async function ok(cwd: string, ...args: string[]): Promise<Result> {
-  const result = await cli(cwd, args);
-  assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
-  return result;
-}
 
 /** Every session of a storage with its runs, by id. */
 async function everything(
