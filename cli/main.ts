@@ -57,9 +57,10 @@ const COMMANDS: Record<string, Command> = {
   rename: { run: rename, usage: "rename <url> <id> <name> [--user U]", about: "Rename a session." },
   export: {
     run: exportCommand,
-    usage: "export <url> [--out FILE]",
+    usage: "export <url> [--out FILE] [--force]",
     about: "Write every session with its runs as NDJSON (stdout by default), a page at a time.",
-    options: "  --out FILE   written as FILE.partial, renamed to FILE once complete",
+    options: "  --out FILE   written as FILE.partial, renamed to FILE once complete\n" +
+      "  --force      overwrite an existing FILE (and remove a stale FILE.partial)",
   },
   import: {
     run: importCommand,
