@@ -126,6 +126,11 @@ Deno.test("cli: --version, 'did you mean' for commands, flags and bare paths, re
   const d = await tempDir("cli-hints");
   try {
     assert.equal((await ok(d.path, "--version")).stdout, `agentstate ${config.version}\n`);
+    const lsHelp = (await ok(d.path, "ls", "--help")).stdout;
+    for (const flag of ["--user U ", "--entity E ", "--name N ", "--cursor C ", "--json "]) {
+      assert.match(lsHelp, new RegExp(`^  ${flag} +\\S`, "m"), flag);
+    }
+    assert.match((await ok(d.path, "show", "--help")).stdout, /^  --runs N +\S/m);
     const expectations: [string[], RegExp][] = [
       [["ls", "memory:", "--usr", "ada"], /^agentstate: unknown option --usr; did you mean --user\?\n$/],
       [["export", "memory:", "--froce"], /^agentstate: unknown option --froce; did you mean --force\?\n$/],
