@@ -96,9 +96,13 @@ export abstract class BaseSessionStorage<M extends SessionMode = "agent">
   }
 
   // TRANSITIONAL (removed once every backend hands over a driver).
+  /** Legacy hook: ids and times of a listing. */
   protected doListKeys?(query: ListQuery): Promise<import("./driver.ts").SessionKey[]>;
+  /** Legacy hook: appends runs. */
   protected doAppendRuns?(...args: unknown[]): Promise<AppendRunsResult>;
+  /** Legacy hook: reads runs. */
   protected doGetRuns?(...args: unknown[]): Promise<RunRecord[]>;
+  /** Legacy hook: imports sessions. */
   protected doImport?(...args: unknown[]): Promise<ImportResult>;
 
   /** Encrypts the content fields when an `encryptionKey` is set. */
