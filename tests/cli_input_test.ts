@@ -130,7 +130,7 @@ Deno.test("cli: --version, 'did you mean' for commands, flags and bare paths, re
     for (const flag of ["--user U ", "--entity E ", "--name N ", "--cursor C ", "--json "]) {
       assert.match(lsHelp, new RegExp(`^  ${flag} +\\S`, "m"), flag);
     }
-    assert.match((await ok(d.path, "show", "--help")).stdout, /^  --runs N +\S/m);
+    assert.match((await ok(d.path, "show", "--help")).stdout, /^ {2}--runs N +\S/m);
     const expectations: [string[], RegExp][] = [
       [["ls", "memory:", "--usr", "ada"], /^agentstate: unknown option --usr; did you mean --user\?\n$/],
       [["export", "memory:", "--froce"], /^agentstate: unknown option --froce; did you mean --force\?\n$/],
