@@ -129,12 +129,14 @@ export function settle<T>(request: Request<T>): Promise<T> {
   return promisifyRequest(request as unknown as Parameters<typeof promisifyRequest>[0]) as Promise<T>;
 }
 
-/** Settles when `tx` commits (resolves) or aborts (rejects with its error). */
-export function done(tx: Transaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error ?? new Error("transaction aborted"));
+/**
+ * How `tx` ends: `null` once it commits, `{ error }` once it aborts. It never
+ * rejects, so nothing is left unhandled while the work is still running.
+ */
+export function outcome(tx: Transaction): Promise<{ error: unknown } | null> {
+  return new Promise((resolve) => {
+    tx.oncomplete = () => resolve(null);
+    tx.onabort = () => resolve({ error: tx.error ?? new Error("transaction aborted") });
   });
 }
 

@@ -20,7 +20,7 @@ import { CorruptRecordError, StorageError } from "../../session/errors.ts";
 import { type ListQuery, matchesQuery } from "../../session/list.ts";
 import type { RunRecord, SessionMode, SessionOf } from "../../session/types.ts";
 import type { Connection } from "./connection.ts";
-import { codePoints, done, type Key, MAX_NUMBER, type Request, settle, type Store, walk } from "./idb.ts";
+import { codePoints, type Key, MAX_NUMBER, outcome, type Request, settle, type Store, walk } from "./idb.ts";
 import { decodeRecord, decodeRun, decodeSession, encodeRecord, encodeRun, locate } from "./records.ts";
 
 type Stored = Record<string, unknown> | undefined;
@@ -135,7 +135,7 @@ export class IndexedDbKvStore<M extends SessionMode> implements KvStore<M> {
   ): Promise<T> {
     const db = await this.#conn.database();
     const tx = db.transaction([this.#conn.sessions, this.#conn.runs], mode);
-    const committed = done(tx);
+    const ended = outcome(tx);
     const pending: Promise<unknown>[] = [];
     let failure: { error: unknown } | null = null;
     const track = <R>(request: Request<R>): Promise<R> => {
@@ -156,10 +156,11 @@ export class IndexedDbKvStore<M extends SessionMode> implements KvStore<M> {
       } catch {
         // already committed or aborted
       }
-      await Promise.allSettled([committed]); // the work's error is the one to report, not the abort's
+      await ended; // the work's error is the one to report, not the abort's
       throw error;
     }
-    await committed;
+    const end = await ended;
+    if (end !== null) throw end.error;
     return result;
   }
 
