@@ -50,13 +50,28 @@ export class IndexedDbKvStore<M extends SessionMode> implements KvStore<M> {
     return await this.#transaction(mode, (sessions, runs, track) => {
       const cache = new Map<string, Promise<Stored>>();
       for (const id of new Set(ids)) cache.set(id, track(sessions.get(id)));
-      const clearRuns = (id: string) => track(runs.delete(this.#conn.range([id, 0], [id, MAX_NUMBER])));
-      const putRuns = (id: string, log: RunRecord[]) => log.forEach((r) => track(runs.put(encodeRun(id, r))));
+      // Ids read as absent and given no runs since: runs live only under a stored session, so there are none to clear.
+      const bare = new Set<string>();
+      const runsWritten = new Set<string>();
+      const clearRuns = (id: string) => {
+        if (!bare.has(id)) track(runs.delete(this.#conn.range([id, 0], [id, MAX_NUMBER])));
+      };
+      const putRuns = (id: string, log: RunRecord[]) => {
+        if (log.length > 0) {
+          bare.delete(id);
+          runsWritten.add(id);
+        }
+        for (const r of log) track(runs.put(encodeRun(id, r)));
+      };
       const tx: KvTransaction<M> = {
         get: async (id) => {
           if (!cache.has(id)) cache.set(id, track(sessions.get(id)));
           const stored = await cache.get(id)!;
-          return stored === undefined ? null : decodeRecord(this.#mode, stored, this.#locate(id));
+          if (stored === undefined) {
+            if (!runsWritten.has(id)) bare.add(id);
+            return null;
+          }
+          return decodeRecord(this.#mode, stored, this.#locate(id));
         },
         put: (record) => {
           const stored = encodeRecord(this.#mode, record);
