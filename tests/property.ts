@@ -244,7 +244,7 @@ async function apply(storage: AnyStorage, op: Op, expected: number | undefined):
     case "recent":
       return await settle(() => storage.getRecentSessions({ limit: op.limit, ...who(op.userId) }));
     case "append": {
-      const runs: JsonObject[] = op.keys.map((key, i) => key === null ? { i } : { key });
+      const runs = op.keys.map((key, i): JsonObject => key === null ? { i } : { key });
       const extra = { keys: op.keys, create: op.create, ...(op.patch ? { patch: op.patch } : {}) };
       return await settle(() => storage.appendRuns(op.id, runs, { ...who(op.userId), ...ev, ...extra }));
     }
