@@ -1,0 +1,11 @@
+/**
+ * What is known not to run outside Deno yet, with the reason. A listed suite
+ * that fails is reported as "expected to fail" (not counted as failed); a
+ * listed suite that passes every case IS a failure, so the entry gets removed
+ * here when the code is fixed. Keys are suite names of conformance.mjs and
+ * the check names of run.sh.
+ */
+export const EXPECTED_TO_FAIL = {
+  json: "backends/json.ts calls Deno.* for files and locks (issue 17 item 1): 'Deno is not defined' on Node and Bun",
+  cli: "cli/*.ts calls Deno.* (args, stdin/stdout, exit) (issue 17 item 1): the bin cannot start on Node",
+};
