@@ -4,7 +4,8 @@
 #   2. `npm pack`, then a fresh Node ESM project `npm install`s the tarball;
 #   3. in it, the conformance suite (tests/node/conformance.mjs) on Node 20 (the
 #      machine's node), Node 22 and Bun;
-#   4. the README's Node quick start, run as written, twice (the second run
+#   4. a strict TypeScript project compiles against the installed .d.ts;
+#   5. the README's Node quick start, run as written, twice (the second run
 #      resumes), on each runtime; then `npx agentstate ls` on its database.
 # Checks listed in tests/node/expected.mjs are expected to fail (reported, not
 # counted as failed). Ends with "N passed, N failed, N expected to fail".
@@ -46,7 +47,7 @@ one() {
     if [ $status -ne 0 ]; then
       expected=$((expected + 1))
       echo "$label: expected to fail: $reason"
-      echo "  got: $(grep -v '^\s*$' "$log" | head -1 | cut -c1-200)"
+      echo "  got (exit $status): $(grep -v '^\s*$' "$log" | head -1 | cut -c1-200)"
     else
       failed=$((failed + 1))
       echo "$label: FAILED: passed but '$key' is listed in tests/node/expected.mjs: remove it there"
@@ -113,8 +114,23 @@ cli() { # lists the sessions of a quick start database with the package's bin
   local dir
   dir=$(mktemp -d "$app/cli-XXXXXX")
   (cd "$dir" && node ../quickstart.mjs >/dev/null) || return 1
-  (cd "$app" && npx --no-install agentstate ls "file:$dir/sessions.db") | tee /dev/stderr | grep -q chat-1
+  local out
+  out=$(cd "$app" && npx --no-install agentstate ls "file:$dir/sessions.db") || return 1
+  echo "${out:-(no output)}"
+  echo "$out" | grep -q chat-1
 }
+
+types() { # a strict TypeScript project compiles against every subpath's .d.ts (no DOM lib, no @types/node)
+  node -e '
+    const subpaths = Object.keys(require(process.argv[1]).exports).filter((s) => s.endsWith("package.json") === false);
+    subpaths.forEach((s, i) => console.log(`import * as m${i} from "@agentstate/storage${s.slice(1)}";`));
+    console.log(`export const all = [${subpaths.map((_, i) => `m${i}`).join(", ")}];`);
+  ' "$root/npm/package.json" >"$app/check.ts" || return 1
+  cat "$app/check.ts"
+  (cd "$app" && "$root/.tools/npm-build/node_modules/.bin/tsc" --noEmit --strict --target es2022 --module nodenext \
+    --moduleResolution nodenext --lib es2023,esnext.disposable check.ts)
+}
+one "types (tsc --strict, nodenext, on the installed package)" "" types
 
 for rt in "node20:node" "node22:$node22" "bun:$bun"; do
   label=${rt%%:*} bin=${rt#*:}
