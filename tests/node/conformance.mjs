@@ -1,7 +1,9 @@
 /**
  * Runs the library's own conformance suite (`@agentstate/storage/testing`),
  * imported from the BUILT package, on this runtime (Node or Bun): memory,
- * libSQL `:memory:`, libSQL on a file in a temp directory, and JSON files.
+ * libSQL `:memory:`, libSQL on a file in a temp directory, JSON files, and,
+ * when AGENTSTATE_SERVICES holds what tests/node/services.ts printed, libSQL
+ * over HTTP (Hrana test server) and Upstash (REST bridge to redis-server).
  * Prints one line per failure and ends with `N passed, N failed, N expected
  * to fail`; exits non-zero when anything failed. Run it from a project that
  * has the packed package installed (see run.sh).
@@ -12,7 +14,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { JsonStorage, LibsqlStorage, MemoryStorage } from "@agentstate/storage";
+import { JsonStorage, LibsqlStorage, MemoryStorage, UpstashRedisStorage } from "@agentstate/storage";
 import * as testing from "@agentstate/storage/testing";
 import { EXPECTED_TO_FAIL } from "./expected.mjs";
 
@@ -58,6 +60,29 @@ const SUITES = {
     tempDirBackend("libsql file", (options, path) => new LibsqlStorage({ ...options, url: `file:${path}.db` })),
   json: () => tempDirBackend("json", (options, path) => new JsonStorage({ ...options, dir: path })),
 };
+
+/** The servers tests/node/services.ts runs (under Deno), when given. */
+const services = process.env.AGENTSTATE_SERVICES ? JSON.parse(process.env.AGENTSTATE_SERVICES) : null;
+if (services) {
+  SUITES["libsql-remote"] = () => ({
+    name: "libsql remote (Hrana over HTTP)",
+    async create(options, place) {
+      const response = await fetch(`${services.hrana}/${place}`);
+      if (!response.ok) throw new Error(`services: ${response.status} ${await response.text()}`);
+      return new LibsqlStorage({ ...options, url: await response.text(), authToken: services.hranaToken });
+    },
+    async teardown() {
+      await (await fetch(services.hrana, { method: "DELETE" })).text();
+    },
+  });
+  SUITES.upstash = () => ({
+    name: "upstash",
+    create: (options, place) =>
+      Promise.resolve(
+        new UpstashRedisStorage({ ...options, ...services.upstash, retries: 0, prefix: place }),
+      ),
+  });
+}
 
 /**
  * The suite's cases as `{ name, fn }`: from `conformanceCases` (runner-neutral

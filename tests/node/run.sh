@@ -3,7 +3,8 @@
 #   1. pack check (tests/node/pack_check.mjs) on the machine's node;
 #   2. `npm pack`, then a fresh Node ESM project `npm install`s the tarball;
 #   3. in it, the conformance suite (tests/node/conformance.mjs) on Node 20 (the
-#      machine's node), Node 22 and Bun;
+#      machine's node), Node 22 and Bun, the remote suites against the servers
+#      tests/node/services.ts runs under Deno;
 #   4. a strict TypeScript project compiles against the installed .d.ts;
 #   5. the README's Node quick start, run as written, twice (the second run
 #      resumes), on each runtime; then `npx agentstate ls` on its database.
@@ -132,6 +133,16 @@ types() { # a strict TypeScript project compiles against every subpath's .d.ts (
 }
 one "types (tsc --strict, nodenext, on the installed package)" "" types
 
+# The servers the remote suites need (redis-server + Upstash bridge, Hrana), run by Deno from tests/support.
+coproc SERVICES { deno run --allow-all tests/node/services.ts; }
+services_pid=$SERVICES_PID
+if read -r -t 60 services_json <&"${SERVICES[0]}" && [ "${services_json:0:1}" = "{" ]; then
+  export AGENTSTATE_SERVICES=$services_json
+else
+  echo "tests/node/services.ts did not start (needs deno and redis-server): remote suites not run"
+  failed=$((failed + 1))
+fi
+
 for rt in "node20:node" "node22:$node22" "bun:$bun"; do
   label=${rt%%:*} bin=${rt#*:}
   echo "--- $label ($("$bin" --version))"
@@ -142,6 +153,8 @@ for rt in "node20:node" "node22:$node22" "bun:$bun"; do
   tally "$label conformance" "$log" $status
   one "$label quick start (README, run twice)" "" quickstart "$bin"
 done
+exec {SERVICES[1]}>&-
+wait "$services_pid"
 echo "--- bin"
 one "npx agentstate ls (node20)" cli cli
 finish
