@@ -84,7 +84,7 @@ async function* sources(dir: string, patterns: string[]): AsyncGenerator<string>
 }
 
 /** Rewrites inline `npm:` specifiers to bare package names; records the ranges they carry. */
-function rewriteNpmSpecifiers(text: string, found: Map<string, string>): string {
+export function rewriteNpmSpecifiers(text: string, found: Map<string, string>): string {
   return text.replace(/(["'])(npm:[^"']+)\1/g, (_all, quote: string, specifier: string) => {
     const parsed = parseNpmSpecifier(specifier)!;
     found.set(parsed.name, parsed.range);
