@@ -13,7 +13,7 @@ import { join } from "node:path";
 
 /**
  * Size bounds. Today's build (7 subpaths, the CLI, README) packs to about
- * 117 kB (437 kB unpacked, 81 files); the bounds leave room for the backends in
+ * 138 kB (501 kB unpacked, 119 files); the bounds leave room for the backends in
  * the open issues but catch a stray bundle, test fixture or node_modules.
  */
 export const MAX_TARBALL_BYTES = 250_000;
