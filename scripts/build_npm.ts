@@ -8,7 +8,8 @@
  * A dependency is listed only when the emitted JavaScript imports it.
  *
  * Steps: copy the publishable sources into `.tools/npm-build/src` (rewriting
- * inline `npm:` specifiers to package names), install TypeScript, Node's types
+ * inline `npm:` specifiers to package names, and imports of deno.json to
+ * package.json, which carries the same name and version), install TypeScript, Node's types
  * and the imported packages there, compile the export entry points and the CLI
  * with `tsc`, then write `npm/package.json` and copy README.md and LICENSE.
  *
@@ -106,8 +107,12 @@ async function run(
 export function bareImports(js: string): Set<string> {
   const names = new Set<string>();
   const code = js.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-  const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])([^"']+)\1/g;
-  for (const [, , specifier] of code.matchAll(pattern)) {
+  const patterns = [
+    /^\s*(?:import|export)\s[^;]*?\bfrom\s*(["'])([^"']+)\1/gm, // import … from "x"; export … from "x"
+    /^\s*import\s*(["'])([^"']+)\1/gm, // import "x"
+    /\bimport\(\s*(["'])([^"']+)\1\s*\)/g, // import("x")
+  ];
+  for (const [, , specifier] of patterns.flatMap((pattern) => [...code.matchAll(pattern)])) {
     if (specifier!.startsWith(".") || specifier!.startsWith("node:")) continue;
     const parts = specifier!.split("/");
     names.add(specifier!.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!);
@@ -121,6 +126,21 @@ async function* files(dir: string): AsyncGenerator<string> {
     if (entry.isDirectory) yield* files(path);
     else yield path;
   }
+}
+
+/** Every `.d.ts` reachable from `roots` through relative imports and re-exports. */
+async function reachableDeclarations(roots: string[]): Promise<Set<string>> {
+  const seen = new Set<string>();
+  const queue = [...roots];
+  for (let path = queue.pop(); path !== undefined; path = queue.pop()) {
+    if (seen.has(path)) continue;
+    seen.add(path);
+    const code = (await Deno.readTextFile(path)).replace(/\/\*[\s\S]*?\*\//g, "");
+    for (const [, , specifier] of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*)(["'])(\.[^"']+)\1/g)) {
+      queue.push(resolve(dirname(path), specifier!.replace(/\.(ts|js)$/, ".d.ts")));
+    }
+  }
+  return seen;
 }
 
 function jsPath(tsPath: string): string {
@@ -144,9 +164,17 @@ async function main(): Promise<void> {
       used.add(entry.name);
       if (entry.key !== entry.name) text = text.replace(pattern, (_a, q, sub = "") => `${q}${entry.name}${sub}${q}`);
     }
+    // deno.json read as a JSON module (name, version) is the package's package.json on npm.
+    text = text.replace(/(["'])(\.\.?\/[^"']*?)deno\.json\1/g, (all, q: string, dir: string) => {
+      return resolve(ROOT, dirname(path), `${dir}deno.json`) === join(ROOT, "deno.json")
+        ? `${q}${dir}package.json${q}`
+        : all;
+    });
     await Deno.mkdir(dirname(join(SRC, path)), { recursive: true });
     await Deno.writeTextFile(join(SRC, path), text);
   }
+  const identity = { name: config.name, version: config.version, type: "module" };
+  await Deno.writeTextFile(join(SRC, "package.json"), JSON.stringify(identity, null, 2) + "\n");
   const ranges = new Map<string, string>([...inline, ...mapped.map((m) => [m.name, m.range] as const)]);
   for (const name of inline.keys()) used.add(name);
 
@@ -178,6 +206,7 @@ async function main(): Promise<void> {
       lib: ["ES2023", "ESNext.Disposable", "DOM", "DOM.Iterable"],
       types: ["node"],
       rewriteRelativeImportExtensions: true,
+      resolveJsonModule: true,
       declaration: true,
       strict: true,
       noUncheckedIndexedAccess: true,
@@ -191,14 +220,24 @@ async function main(): Promise<void> {
   const tsc = await run(join(STAGE, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.json"], STAGE);
   if (tsc.code !== 0) throw new Error(`tsc failed:\n${tsc.output}`);
 
-  // 4. Check the output: no Deno in the types; the dependencies the JavaScript imports.
+  // 4. Check the output: no Deno in the types an export reaches; the dependencies the JavaScript imports.
   const imported = new Set<string>();
+  const denoTyped = new Set<string>();
   for await (const path of files(OUT)) {
     const text = await Deno.readTextFile(path);
-    if (path.endsWith(".d.ts") && /\bDeno\./.test(text.replace(/\/\*[\s\S]*?\*\//g, ""))) {
-      throw new Error(`${relative(OUT, path)} names Deno in its types: consumers on Node cannot compile it`);
-    }
+    if (path.endsWith(".d.ts") && /\bDeno\./.test(text.replace(/\/\*[\s\S]*?\*\//g, ""))) denoTyped.add(path);
     if (path.endsWith(".js")) { for (const name of bareImports(text)) imported.add(name); }
+  }
+  const reached = await reachableDeclarations(entries.map((e) => join(OUT, e.replace(/\.ts$/, ".d.ts"))));
+  const exposed = [...denoTyped].filter((path) => reached.has(path)).map((path) => relative(OUT, path));
+  if (exposed.length > 0) {
+    throw new Error(
+      `${exposed.join(", ")} name Deno in types an export reaches: consumers on Node cannot compile them`,
+    );
+  }
+  if (denoTyped.size > 0) {
+    const internal = [...denoTyped].map((path) => relative(OUT, path)).sort().join(", ");
+    console.log(`note: Deno types in internal declarations no export reaches: ${internal}`);
   }
   const dependencies: Record<string, string> = {};
   for (const name of [...imported].sort()) {

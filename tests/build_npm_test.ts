@@ -35,6 +35,17 @@ Deno.test("build_npm: bare imports of emitted JavaScript, comments and node:/rel
     ` * import fc from "fast-check";`,
     ` */`,
     `// import { chromium } from "playwright-core";`,
+    `const n = ("from" in previous ? previous.from : 0) + 1; const k = { kind: "replace" };`,
+    `import {`,
+    `  a,`,
+    `  b,`,
+    `} from "@scope/multi-line/sub";`,
   ].join("\n");
-  assert.deepEqual([...bareImports(js)].sort(), ["@libsql/client", "@upstash/redis", "side-effect", "zod"]);
+  assert.deepEqual([...bareImports(js)].sort(), [
+    "@libsql/client",
+    "@scope/multi-line",
+    "@upstash/redis",
+    "side-effect",
+    "zod",
+  ]);
 });
