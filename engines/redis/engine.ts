@@ -31,13 +31,7 @@ import { cloneJson } from "../../session/_json.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { SessionContent } from "../../session/parse.ts";
 import { checkWrite } from "../../session/stamp.ts";
-import type {
-  AppendRunsResult,
-  ImportResult,
-  SessionExport,
-  SessionMode,
-  SessionOf,
-} from "../../session/types.ts";
+import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, SessionOf } from "../../session/types.ts";
 import { type RedisScript, runScript, type ScriptClient } from "./client.ts";
 import { decodeSession } from "./hash.ts";
 import { pad, RedisKeys } from "./keys.ts";

@@ -67,7 +67,12 @@ function runWriteResult(reply: RedisReply, name: string): RunWriteResult {
   if (kind === "notfound") return { kind };
   if (kind === "refused") return { kind, stored: { version: int(name, a), userId: unmark(name, b) } };
   if (kind === "conflict") {
-    return { kind, version: int(name, a), key: unmark(name, b) ?? fail(name, b!), seq: c == null ? null : int(name, c) };
+    return {
+      kind,
+      version: int(name, a),
+      key: unmark(name, b) ?? fail(name, b!),
+      seq: c == null ? null : int(name, c),
+    };
   }
   return fail(name, reply);
 }
