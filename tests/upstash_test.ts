@@ -81,6 +81,8 @@ Deno.test({
       const team = open(bridge, { mode: "team" });
       const other = open(bridge, { prefix: "agentstate2" });
       for (const id of ["*", "a:b", "[x]", "?"]) await agent.upsert({ sessionId: id, userId: "*" });
+      await agent.appendRuns("*", [{ n: 1 }], { userId: "*", keys: ["k"] });
+      assert.equal(await redis.send(["HGET", "agentstate:agent:k:%2a", "k"]) instanceof Uint8Array, true);
       await team.upsert({ sessionId: "*" });
       await other.upsert({ sessionId: "*" });
       await assert.rejects(agent.read("x"), CorruptRecordError);
@@ -103,16 +105,21 @@ Deno.test({
     withRedis(async (redis, bridge) => {
       const storage = open(bridge, { ttlMs: 60_000 });
       await storage.upsert({ sessionId: "t", memory: { a: 1 } });
-      await storage.appendRuns("t", [{ n: 1 }]);
+      await storage.appendRuns("t", [{ n: 1 }], { keys: ["k"] });
       const ttl = await redis.send(["PTTL", "agentstate:agent:s:t"]) as number;
       assert.ok(ttl > 50_000 && ttl <= 60_000, `PTTL ${ttl}`);
       assert.ok((await redis.send(["PTTL", "agentstate:agent:r:t"]) as number) > 50_000);
+      assert.ok(
+        (await redis.send(["PTTL", "agentstate:agent:k:t"]) as number) > 50_000,
+        "the run-key hash expires too",
+      );
       await redis.send(["HSET", "agentstate:agent:s:t", "d", "{not json"]);
-      await assert.rejects(storage.read("t"), (e) =>
-        e instanceof CorruptRecordError && /agentstate:agent:s:t/.test(e.message));
+      await assert.rejects(
+        storage.read("t"),
+        (e) => e instanceof CorruptRecordError && /agentstate:agent:s:t/.test(e.message),
+      );
       const wrong = new UpstashRedisStorage({ url: bridge.url, token: "wrong", retries: 0 });
-      await assert.rejects(wrong.read("t"), (e) =>
-        e instanceof StorageError && /Unauthorized/.test(e.message));
+      await assert.rejects(wrong.read("t"), (e) => e instanceof StorageError && /Unauthorized/.test(e.message));
       const nowhere = new UpstashRedisStorage({ url: "http://127.0.0.1:9", token: "x", retries: 0 });
       await assert.rejects(nowhere.read("t"), StorageError);
       bridge.resetCounts();
