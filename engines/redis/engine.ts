@@ -48,6 +48,8 @@ export interface RedisEngineOptions<M extends SessionMode> {
   keyPrefix: string;
   /** The storage's TTL, set on the keys with `PEXPIRE`. */
   ttlMs: number | null;
+  /** Releases the client's connections when the storage owns them. */
+  close?: () => Promise<void>;
 }
 
 /** How many sessions one purge or drop script removes. */
@@ -66,6 +68,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
   readonly #keys: RedisKeys;
   readonly #ttl: number | null;
   readonly #client: () => Promise<ScriptClient>;
+  readonly #close: () => Promise<void>;
 
   /** An engine over `options.client`. */
   constructor(options: RedisEngineOptions<M>) {
@@ -74,6 +77,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     this.#ttl = options.ttlMs;
     const client = options.client;
     this.#client = typeof client === "function" ? client : () => Promise.resolve(client);
+    this.#close = options.close ?? (() => Promise.resolve());
   }
 
   async #run<I, O>(script: RedisScript<I, O>, input: I): Promise<O> {
@@ -324,9 +328,9 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     }
   }
 
-  /** The client's connections belong to the backend. */
+  /** Releases the client's connections when the backend said how (`options.close`). */
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.#close();
   }
 }
 
