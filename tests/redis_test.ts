@@ -4,6 +4,7 @@
  * one command per operation, and the failures of a TCP connection.
  */
 import assert from "node:assert/strict";
+import { createClient } from "@redis/client";
 import { RedisStorage } from "../backends/redis.ts";
 import { StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance/mod.ts";
@@ -172,6 +173,26 @@ Deno.test({
       assert.equal((await storage.upsert({ sessionId: "a" })).version, 1, "the scripts were loaded again");
       assert.deepEqual(await storage.appendRuns("a", [{ n: 1 }], { keys: ["k"] }), { version: 2, runCount: 1 });
     } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisStorage: a caller's @redis/client client is used as given and left open by close()",
+  ignore,
+  async fn() {
+    const server = await startRedisServer();
+    const client = createClient({ url: `redis://127.0.0.1:${server.port}` });
+    await client.connect();
+    try {
+      const storage = new RedisStorage({ client, prefix: "mine" });
+      await storage.upsert({ sessionId: "a", memory: { n: 1 } });
+      await storage.close();
+      assert.equal(client.isReady, true, "still open");
+      assert.deepEqual(JSON.parse((await client.hGet("mine:agent:s:a", "d"))!).memory, { n: 1 });
+    } finally {
+      client.destroy();
       await server.stop();
     }
   },
