@@ -10,6 +10,7 @@ import { StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance/mod.ts";
 import { PROPERTY_RUNS, runPropertyTests } from "./property.ts";
 import { skipRedis } from "./support/backends.ts";
+import { startReplyDroppingProxy } from "./support/lossy_proxy.ts";
 import { redisTcpBackend } from "./support/redis_tcp.ts";
 import { type RedisServer, RespConnection, startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
 import { open as openUpstash } from "./support/upstash_stack.ts";
@@ -17,6 +18,18 @@ import { open as openUpstash } from "./support/upstash_stack.ts";
 const ignore = await skipRedis();
 runConformance(redisTcpBackend(), { ignore });
 runPropertyTests(redisTcpBackend(), { runs: PROPERTY_RUNS, ignore });
+
+/** `work`'s result once the client has reconnected in the background (it fails while the connection is down). */
+async function reconnected<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt > 50) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
 
 const tcp = (port: number, extra: Record<string, unknown> = {}) =>
   new RedisStorage({ url: `redis://127.0.0.1:${port}`, ...extra });
@@ -159,17 +172,11 @@ Deno.test({
       await assert.rejects(storage.read("a"), StorageError, "a read while the server is down");
       await assert.rejects(storage.upsert({ sessionId: "a" }), StorageError, "a write while the server is down");
       server = await startRedisServer({ port });
-      let read: unknown;
-      for (let attempt = 0;; attempt++) { // the client reconnects in the background
-        try {
-          read = await storage.read("a");
-          break;
-        } catch (error) {
-          if (attempt > 50) throw error;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      assert.equal(read, null, "the restarted server is empty, and the read says so");
+      assert.equal(
+        await reconnected(() => storage.read("a")),
+        null,
+        "the restarted server is empty, and the read says so",
+      );
       assert.equal((await storage.upsert({ sessionId: "a" })).version, 1, "the scripts were loaded again");
       assert.deepEqual(await storage.appendRuns("a", [{ n: 1 }], { keys: ["k"] }), { version: 2, runCount: 1 });
     } finally {
@@ -193,6 +200,32 @@ Deno.test({
       assert.deepEqual(JSON.parse((await client.hGet("mine:agent:s:a", "d"))!).memory, { n: 1 });
     } finally {
       client.destroy();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "RedisStorage: a write whose reply is lost is a StorageError and ran once (never sent again by the client)",
+  ignore,
+  async fn() {
+    const server = await startRedisServer();
+    const proxy = startReplyDroppingProxy(server.port);
+    const port = Number(new URL(proxy.url).port);
+    try {
+      await using storage = tcp(port);
+      await storage.upsert({ sessionId: "a" });
+      await storage.appendRuns("a", [{ n: 0 }]); // loads the script
+      proxy.drop = 1;
+      await assert.rejects(storage.appendRuns("a", [{ n: 1 }]), StorageError);
+      assert.equal(proxy.dropped, 1);
+      await using direct = tcp(server.port);
+      const session = await direct.read("a");
+      assert.deepEqual(session?.version, 3, "the write ran once");
+      assert.deepEqual((await direct.getRuns("a")).runs.map((r) => r.run), [{ n: 0 }, { n: 1 }]);
+      assert.equal((await reconnected(() => storage.read("a")))?.version, 3);
+    } finally {
+      await proxy.stop();
       await server.stop();
     }
   },
