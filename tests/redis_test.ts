@@ -144,9 +144,15 @@ Deno.test({
       assert.equal((await good.read("a"))?.version, 1);
       await using valkey = tcp(server.port, { url: `valkey://:s3cret@127.0.0.1:${server.port}` });
       assert.equal((await valkey.read("a"))?.version, 1, "valkey:// is redis://");
-      for (const url of [`redis://:wrong@127.0.0.1:${server.port}`, `redis://127.0.0.1:${server.port}`]) {
+      const chain = (e: unknown): string =>
+        e instanceof Error ? `${e.message} ${e.stack} ${chain(e.cause)}` : String(e);
+      for (const url of [`redis://:wrong-Pa55@127.0.0.1:${server.port}`, `redis://127.0.0.1:${server.port}`]) {
         await using bad = tcp(server.port, { url });
-        await assert.rejects(bad.read("a"), (e) => e instanceof StorageError && e.backend === "redis", url);
+        await assert.rejects(bad.read("a"), (e) => {
+          assert.ok(e instanceof StorageError && e.backend === "redis", url);
+          assert.ok(!chain(e).includes("wrong-Pa55"), "the password is in no error message");
+          return true;
+        });
       }
       await using nowhere = tcp(1, { connectTimeoutMs: 500 });
       await assert.rejects(nowhere.read("a"), StorageError);
