@@ -17,6 +17,7 @@ import { open as openUpstash } from "./support/upstash_stack.ts";
 
 const ignore = await skipRedis();
 runConformance(redisTcpBackend(), { ignore });
+runConformance(redisTcpBackend({ password: "p@ss word" }), { ignore, groups: ["crud", "atomic", "runlog"] });
 runPropertyTests(redisTcpBackend(), { runs: PROPERTY_RUNS, ignore });
 
 /** `work`'s result once the client has reconnected in the background (it fails while the connection is down). */
