@@ -86,7 +86,12 @@ export class RedisStorage<M extends SessionMode = "agent"> extends BaseSessionSt
       throw new ValidationError([{ path: ["connectTimeoutMs"], message: "expected a positive whole number" }]);
     }
     let connection: Promise<Connection> | null = null;
-    const open = () => connection ??= connect(options, timeout);
+    // A failed first connection is not kept: the next call tries again.
+    const open = () =>
+      connection ??= connect(options, timeout).catch((error) => {
+        connection = null;
+        throw error;
+      });
     super("redis", options, OPTION_KEYS, (mode) =>
       new RedisEngine({
         mode,

@@ -155,8 +155,16 @@ Deno.test({
           return true;
         });
       }
-      await using nowhere = tcp(1, { connectTimeoutMs: 500 });
-      await assert.rejects(nowhere.read("a"), StorageError);
+      const later = await startRedisServer();
+      await later.stop();
+      await using early = tcp(later.port, { connectTimeoutMs: 500 });
+      await assert.rejects(early.read("a"), StorageError, "nothing listens yet");
+      const up = await startRedisServer({ port: later.port });
+      try {
+        assert.equal(await early.read("a"), null, "a failed first connection is tried again");
+      } finally {
+        await up.stop();
+      }
       await good.close();
       await assert.rejects(good.read("a"), StorageError);
     } finally {
