@@ -69,7 +69,7 @@ export interface LibsqlStorageOptions<M extends SessionMode = "agent"> extends B
 }
 
 /** The layout version this code writes; older tables are migrated by `create()`. */
-export const LIBSQL_SCHEMA_VERSION = 2;
+export const LIBSQL_SCHEMA_VERSION = 3;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const OPTION_KEYS = ["url", "authToken", "table", "client", "busyTimeoutMs", "web", "readOnly"] as const;

@@ -3,12 +3,14 @@ import assert from "node:assert/strict";
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { StorageError } from "../session/errors.ts";
 import { runConformance } from "./conformance.ts";
+import { runRunLogCases } from "./runlog_cases.ts";
 import { libsqlRemoteBackend } from "./support/backends.ts";
 import { startDropProxy } from "./support/drop_proxy.ts";
 import { type HranaServer, startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(libsqlRemoteBackend());
+runRunLogCases(libsqlRemoteBackend());
 
 const token = "test-token";
 

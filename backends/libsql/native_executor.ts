@@ -127,6 +127,7 @@ export class NativeExecutor implements SqlExecutor {
         steps.map((step) => {
           const result = this.#run(step);
           if (step.mustChange && result.rowsAffected === 0) throw new SqlRefusedError();
+          if (step.mustReturn && result.rows.length === 0) throw new SqlRefusedError();
           return result;
         })
       )

@@ -10,26 +10,22 @@
 import type {
   AppendContext,
   ChangeContext,
+  EditContext,
   ImportConflict,
+  NewRun,
+  RunEdit,
   RunQuery,
   SessionDriver,
   SessionKey,
+  StoredRun,
   WriteContext,
 } from "../../session/driver.ts";
-import { ConflictError, SessionNotFoundError, StorageError } from "../../session/errors.ts";
+import { ConflictError, StorageError } from "../../session/errors.ts";
 import type { ListQuery } from "../../session/list.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { SessionContent } from "../../session/parse.ts";
 import { applyUpsert, checkWrite } from "../../session/stamp.ts";
-import type {
-  AppendRunsResult,
-  ImportResult,
-  JsonObject,
-  RunRecord,
-  SessionExport,
-  SessionMode,
-  SessionOf,
-} from "../../session/types.ts";
+import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, SessionOf } from "../../session/types.ts";
 import { bindStatement, type NamedArgs, type NamedStatement, type SqlDialect } from "./dialect.ts";
 import {
   type SqlExecutor,
@@ -39,7 +35,8 @@ import {
   type SqlStatement,
   type SqlStep,
 } from "./executor.ts";
-import { rowsToRuns, rowToSession, sessionArgs, storedText } from "./rows.ts";
+import { rowsToRuns, rowToRun, rowToSession, sessionArgs, storedText } from "./rows.ts";
+import { appendWrite, editWrite, explainAppend, explainEdit, type RunLookup } from "./runs.ts";
 import { commitWrite, type SqlWrite } from "./commit.ts";
 
 /** How an {@linkcode SqlEngine} behaves beyond its dialect and executor. */
@@ -272,56 +269,66 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
     return (await this.#query(sql, args)).rows.map((row) => String(storedText(row["detail"], "plan", "detail")));
   }
 
-  /**
-   * One batch: bump the version where the ownership, TTL and version checks
-   * hold (refused otherwise), one insert per run numbered after the last `seq`,
-   * then the run count.
-   */
-  async appendRuns(sessionId: string, runs: JsonObject[], context: AppendContext): Promise<AppendRunsResult> {
-    const d = this.#dialect;
-    const args = { id: sessionId, now: context.now, live: context.liveAfter, user: context.userId };
-    const last = runs.length + 1;
-    const write: SqlWrite<AppendRunsResult> = {
-      steps: [
-        { sql: d.bump, args: { ...args, expected: context.expectedVersion ?? null } },
-        ...runs.map((run) => ({
-          sql: d.appendRun,
-          args: { id: sessionId, now: context.now, run: JSON.stringify(run) },
-        })),
-        { sql: d.runCount, args: { id: sessionId } },
-      ],
-      mustChange: new Set([0]),
-      notes: new Map([[last, [
-        note(d.ops.noteStamps, { id: sessionId }),
-        note(d.ops.noteRunCount, { id: sessionId }),
-      ]]]),
-      decode: (results) => ({
-        version: Number(results[0]!.rows[0]!["version"]),
-        runCount: Number(results[last]!.rows[0]!["run_count"]),
-      }),
-      replay: (recorded) => ({ version: Number((recorded[0] as unknown[])[2]), runCount: Number(recorded[1]) }),
-    };
+  /** One batch (see {@linkcode appendWrite}); a refusal is explained from what is stored. */
+  async appendRuns(sessionId: string, runs: NewRun[], context: AppendContext): Promise<AppendRunsResult> {
     try {
-      return await this.#commit(write);
+      return await this.#commit(appendWrite(this.#dialect, this.#mode, sessionId, runs, context));
     } catch (error) {
       if (!(error instanceof SqlRefusedError)) throw error;
-      const stored = await this.#live(sessionId, context);
-      if (stored === null) throw new SessionNotFoundError(sessionId);
-      checkWrite(sessionId, stored, context.userId, context.expectedVersion);
-      throw new StorageError("the append was refused, but the session now allows it; retry", { cause: error });
+      return await explainAppend(sessionId, runs, context, this.#lookup(context), error);
     }
   }
 
-  async getRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
-    const asc = query.order === "asc";
-    const result = await this.#query(asc ? this.#dialect.runs.asc : this.#dialect.runs.desc, {
+  /** One batch (see {@linkcode editWrite}); a refusal is explained from what is stored. */
+  async editRuns(sessionId: string, edit: RunEdit, context: EditContext): Promise<AppendRunsResult> {
+    try {
+      return await this.#commit(editWrite(this.#dialect, sessionId, edit, context));
+    } catch (error) {
+      if (!(error instanceof SqlRefusedError)) throw error;
+      return await explainEdit(sessionId, edit, context, this.#lookup(context), error);
+    }
+  }
+
+  #lookup(context: { liveAfter: number | null }): RunLookup {
+    return {
+      live: (id) => this.#live(id, context),
+      runByKey: (id, key) => this.getRun(id, key, { liveAfter: null }),
+    };
+  }
+
+  async getRuns(sessionId: string, query: RunQuery): Promise<StoredRun[]> {
+    const result = await this.#query(query.order === "asc" ? this.#dialect.runs.asc : this.#dialect.runs.desc, {
       id: sessionId,
       user: query.userId ?? null,
       live: query.liveAfter,
-      after: query.afterSeq ?? (asc ? 0 : Number.MAX_SAFE_INTEGER),
+      above: query.seqAbove ?? 0,
+      below: query.seqBelow ?? Number.MAX_SAFE_INTEGER,
       limit: query.limit + 1,
     });
     return rowsToRuns(this.#dialect.table, sessionId, result.rows, { ...query, limit: query.limit + 1 });
+  }
+
+  async getRun(
+    sessionId: string,
+    key: string,
+    query: { userId?: string; liveAfter: number | null },
+  ): Promise<StoredRun | null> {
+    const result = await this.#query(this.#dialect.runByKey, {
+      id: sessionId,
+      key,
+      user: query.userId ?? null,
+      live: query.liveAfter,
+    });
+    return result.rows[0] ? rowToRun(this.#dialect.table, sessionId, result.rows[0]) : null;
+  }
+
+  /** The plan of the statement reading a run by key, one line per step. */
+  async explainRunByKey(): Promise<string[]> {
+    const { sql, args } = this.#dialect.explain({
+      sql: this.#dialect.runByKey,
+      args: { id: "s", key: "k", user: null, live: null },
+    });
+    return (await this.#query(sql, args)).rows.map((row) => String(storedText(row["detail"], "plan", "detail")));
   }
 
   /**
@@ -331,7 +338,7 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
    * created in between refuses the batch, and the import is retried once.
    */
   async importSessions(
-    entries: SessionExport<SessionOf<M>>[],
+    entries: SessionExport<SessionOf<M>, StoredRun>[],
     onConflict: ImportConflict,
     liveAfter: number | null,
   ): Promise<ImportResult> {
@@ -363,7 +370,14 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
         for (const r of runs) {
           steps.push({
             sql: d.importRun,
-            args: { id: session.sessionId, seq: r.seq, created: r.createdAt, run: JSON.stringify(r.run) },
+            args: {
+              id: session.sessionId,
+              seq: r.seq,
+              key: r.key ?? null,
+              digest: r.digest ?? null,
+              created: r.createdAt,
+              run: JSON.stringify(r.run),
+            },
           });
         }
       }
