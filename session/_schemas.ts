@@ -4,21 +4,32 @@ import { checkJson, isWellFormed } from "./_json.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { SessionMode } from "./types.ts";
 
-/** Longest id accepted, in UTF-16 code units. */
+// Lengths of ids and names are counted in characters, meaning Unicode code points (`[...text].length`): an emoji
+// is one character, though it is two UTF-16 units in `text.length`. Counted here, not by zod, to say it once.
+
+/** Longest id accepted, in characters (code points). */
 export const MAX_ID_LENGTH = 512;
-/** Longest session name accepted. */
+/** Longest session name accepted, in characters (code points). */
 export const MAX_NAME_LENGTH = 1024;
+
+/** The number of characters (code points) of `text`, stopping once past `max`. */
+export function characterCount(text: string, max: number): number {
+  if (text.length <= max) return text.length; // never more code points than UTF-16 units
+  let count = 0;
+  for (const _ of text) if (++count > max) break;
+  return count;
+}
 
 const wellFormed = (s: string) => isWellFormed(s);
 
 /** A session id, user id or entity id: 1–512 characters of well-formed text. */
 export const idSchema: z.ZodType<string> = z.string()
   .min(1, "must not be empty")
-  .max(MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
+  .refine((s) => characterCount(s, MAX_ID_LENGTH) <= MAX_ID_LENGTH, `must be at most ${MAX_ID_LENGTH} characters`)
   .refine(wellFormed, "contains a lone surrogate");
 
 const nameSchema = z.string()
-  .max(MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
+  .refine((s) => characterCount(s, MAX_NAME_LENGTH) <= MAX_NAME_LENGTH, `must be at most ${MAX_NAME_LENGTH} characters`)
   .refine(wellFormed, "contains a lone surrogate");
 
 /** A JSON object checked deeply (see `_json.ts`); issues carry the full path. */
@@ -32,7 +43,13 @@ const jsonObjectSchema = z.custom<Record<string, unknown>>().superRefine((value,
   for (const issue of issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
 });
 
-const timeSchema = z.number().int().nonnegative();
+/**
+ * Latest time accepted, in epoch milliseconds (year 33658): the largest that
+ * every backend can index (Redis index members hold times as 15 digits).
+ */
+export const MAX_TIME = 999_999_999_999_999;
+
+const timeSchema = z.number().int().nonnegative().max(MAX_TIME, `must be at most ${MAX_TIME}`);
 
 function inputShape(mode: SessionMode): Record<string, z.ZodType> {
   const f = MODE_FIELDS[mode];

@@ -5,24 +5,16 @@
  *
  * @module
  */
-import { ConflictError, SessionNotFoundError, StorageError, ValidationError, type ValidationIssue } from "./errors.ts";
-import { checkJson, cloneJson } from "./_json.ts";
+import { StorageError, ValidationError } from "./errors.ts";
 import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from "./list.ts";
-import { checkMode, MODE_FIELDS } from "./modes.ts";
-import type { AppendContext, ChangeContext, NewRun, RunQuery, SessionDriver, WriteContext } from "./driver.ts";
-import { RunDigester } from "./run_digest.ts";
+import { checkMode } from "./modes.ts";
+import type { ChangeContext, SessionDriver, WriteContext } from "./driver.ts";
+import { checkImport } from "./import_check.ts";
+import { LEGACY_OPTION_KEYS, legacyDriver, type LegacyHooks } from "./legacy_driver.ts";
+import { checkId, checkInteger, checkOptionalId, checkOptions, checkSessionName, parseSessionInput } from "./parse.ts";
 import { RunLog } from "./run_log.ts";
-import { applySchema, checkSchemas, type ContentSchemas } from "./standard_schema.ts";
-import { FieldCipher } from "./encryption.ts";
-import {
-  checkId,
-  checkInteger,
-  checkOptionalId,
-  checkOptions,
-  checkSessionName,
-  parseSessionInput,
-  parseSessionRecord,
-} from "./parse.ts";
+import { patchSession, updateSession } from "./updates.ts";
+import { ContentSealer } from "./sealer.ts";
 import type {
   AppendRunsOptions,
   AppendRunsResult,
@@ -42,7 +34,6 @@ import type {
   SessionExport,
   SessionFilter,
   SessionMode,
-  SessionOf,
   SessionPage,
   SessionPatch,
   SessionStorage,
@@ -86,9 +77,7 @@ export abstract class BaseSessionStorage<
   protected readonly clock: () => number;
   #ready: Promise<void> | null = null;
   #closed = false;
-  #cipher: FieldCipher | null;
-  #schemas: ContentSchemas;
-  #digester: RunDigester;
+  #sealer: ContentSealer;
   #driver: SessionDriver<M>;
   #runs: RunLog<M>;
 
@@ -103,28 +92,23 @@ export abstract class BaseSessionStorage<
     makeDriver?: (mode: M) => SessionDriver<M>,
   ) {
     this.backend = backend;
-    if (optionKeys) checkOptions(options, [...BASE_OPTION_KEYS, ...optionKeys], `${backend} options`);
+    checkOptions(options, [...BASE_OPTION_KEYS, ...(optionKeys ?? LEGACY_OPTION_KEYS)], `${backend} options`);
     this.mode = checkMode(options?.mode) as M;
     this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
     if (options?.clock !== undefined && typeof options.clock !== "function") {
       throw new ValidationError([{ path: ["clock"], message: "expected a function returning epoch milliseconds" }]);
     }
     this.clock = options?.clock ?? Date.now;
-    this.#cipher = options?.encryptionKey === undefined ? null : new FieldCipher(options.encryptionKey, this.mode);
-    this.#schemas = checkSchemas(options?.schemas);
-    this.#digester = new RunDigester(options?.encryptionKey);
+    this.#sealer = new ContentSealer(this.mode, options);
     this.#driver = makeDriver ? makeDriver(this.mode) : legacyDriver(this as unknown as LegacyHooks<M>);
     this.#runs = new RunLog({
       mode: this.mode,
       driver: this.#driver,
-      digester: this.#digester,
+      sealer: this.#sealer,
       time: () => {
         const now = this.clock();
         return { now, liveAfter: this.liveAfter(now) };
       },
-      sealRun: (id, run) => this.#sealRun(id, run),
-      openRuns: (id, runs) => this.#openRuns(id, runs),
-      seal: (content) => this.#seal(content),
     });
   }
 
@@ -133,57 +117,6 @@ export abstract class BaseSessionStorage<
   protected doAppendRuns?(...args: unknown[]): Promise<AppendRunsResult>;
   protected doGetRuns?(...args: unknown[]): Promise<RunRecord[]>;
   protected doImport?(...args: unknown[]): Promise<ImportResult>;
-
-  /** Encrypts the content fields when an `encryptionKey` is set. */
-  async #seal<T extends { sessionId: string }>(content: T): Promise<T> {
-    content = await this.#validate(content as T & Record<string, unknown>);
-    if (this.#cipher === null) return content;
-    const out: Record<string, unknown> = { ...content };
-    for (const field of MODE_FIELDS[this.mode].objects) {
-      out[field] = await this.#cipher.encrypt(out[field] as JsonObject | null, content.sessionId, field);
-    }
-    return out as T;
-  }
-
-  /** Decrypts what {@linkcode BaseSessionStorage.#seal} encrypted. */
-  async #open<T extends { sessionId: string } | null>(session: T): Promise<T> {
-    if (session === null) return session;
-    const out: Record<string, unknown> = { ...session };
-    for (const field of this.#cipher === null ? [] : MODE_FIELDS[this.mode].objects) {
-      out[field] = await this.#cipher!.decrypt(out[field] as JsonObject | null, session.sessionId, field);
-    }
-    return await this.#validate(out) as T;
-  }
-
-  /** Applies the `memory` and `sessionData` schemas, when set, to the fields present. */
-  async #validate<T extends Record<string, unknown>>(content: T): Promise<T> {
-    const { memory, sessionData } = this.#schemas;
-    if (memory === undefined && sessionData === undefined) return content;
-    const out: Record<string, unknown> = { ...content };
-    for (const [field, schema] of [["memory", memory], ["sessionData", sessionData]] as const) {
-      if (field in out) out[field] = await applySchema(schema, out[field], [field]);
-    }
-    return out as T;
-  }
-
-  #openAll<T extends { sessionId: string }>(sessions: T[]): Promise<T[]> {
-    return this.#cipher === null ? Promise.resolve(sessions) : Promise.all(sessions.map((s) => this.#open(s)));
-  }
-
-  async #sealRun(sessionId: string, run: JsonObject): Promise<JsonObject> {
-    const checked = await applySchema(this.#schemas.run, run, ["run"]) as JsonObject;
-    return this.#cipher === null ? checked : (await this.#cipher.encrypt(checked, sessionId, "run"))!;
-  }
-
-  async #openRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]> {
-    const cipher = this.#cipher;
-    const schema = this.#schemas.run;
-    if (cipher === null && schema === undefined) return runs;
-    return await Promise.all(runs.map(async (r) => {
-      const run = cipher === null ? r.run : (await cipher.decrypt(r.run, sessionId, "run"))!;
-      return { ...r, run: await applySchema(schema, run, ["run"]) as JsonObject };
-    }));
-  }
 
   /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */
   protected liveAfter(now: number): number | null {
@@ -232,7 +165,7 @@ export abstract class BaseSessionStorage<
     const id = checkId(sessionId, "sessionId");
     const user = checkOptionalId(userId, "userId");
     return await this.#run("read", async () => {
-      const session = await this.#open(await this.#driver.read(id));
+      const session = await this.#sealer.open(await this.#driver.read(id));
       if (session === null || isExpired(session, this.liveAfter(this.clock()))) return null;
       if (user !== undefined && session.userId !== user) return null;
       return session as unknown as TypedSession<M, Memory, Data>;
@@ -248,14 +181,25 @@ export abstract class BaseSessionStorage<
       const now = this.clock();
       const context: WriteContext = { now, liveAfter: this.liveAfter(now) };
       if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-      const [stored] = await this.#openAll(await this.#driver.write([await this.#seal(content)], context));
+      const [stored] = await this.#sealer.openAll(
+        await this.#driver.write([await this.#sealer.seal(content)], context),
+      );
       return stored! as unknown as TypedSession<M, Memory, Data>;
     });
   }
 
   /** Upserts several sessions in order; all or nothing where `capabilities.atomicBatch`. */
-  async upsertMany(inputs: TypedInput<M, Memory, Data>[]): Promise<TypedSession<M, Memory, Data>[]> {
+  async upsertMany(
+    inputs: TypedInput<M, Memory, Data>[],
+    ...noOptions: never[]
+  ): Promise<TypedSession<M, Memory, Data>[]> {
     if (!Array.isArray(inputs)) throw new ValidationError([{ path: [], message: "expected an array of sessions" }]);
+    if (noOptions.some((extra) => extra !== undefined)) {
+      throw new ValidationError([{
+        path: ["options"],
+        message: "upsertMany takes no options (expectedVersion is upsert's)",
+      }]);
+    }
     const batch = inputs.map((input, i) => {
       try {
         return parseSessionInput(this.mode, input);
@@ -269,8 +213,10 @@ export abstract class BaseSessionStorage<
     return await this.#run("upsertMany", async () => {
       if (batch.length === 0) return [];
       const now = this.clock();
-      const sealed = await Promise.all(batch.map((content) => this.#seal(content)));
-      const stored = await this.#openAll(await this.#driver.write(sealed, { now, liveAfter: this.liveAfter(now) }));
+      const sealed = await Promise.all(batch.map((content) => this.#sealer.seal(content)));
+      const stored = await this.#sealer.openAll(
+        await this.#driver.write(sealed, { now, liveAfter: this.liveAfter(now) }),
+      );
       return stored as unknown as TypedSession<M, Memory, Data>[];
     });
   }
@@ -303,7 +249,7 @@ export abstract class BaseSessionStorage<
     return await this.#run(
       "renameSession",
       async () =>
-        await this.#open(await this.#driver.rename(id, name, context)) as unknown as
+        await this.#sealer.open(await this.#driver.rename(id, name, context)) as unknown as
           | TypedSession<M, Memory, Data>
           | null,
     );
@@ -311,9 +257,10 @@ export abstract class BaseSessionStorage<
 
   /** One page of matching sessions; pass `nextCursor` back for the next. */
   async listSessions(options?: ListOptions): Promise<SessionPage<TypedSession<M, Memory, Data>>> {
+    const query = toListQuery(options, null);
     return await this.#run("listSessions", async () => {
-      const query = toListQuery(options, this.liveAfter(this.clock()));
-      return toPage(await this.#openAll(await this.#driver.list(query)), query) as unknown as SessionPage<
+      query.liveAfter = this.liveAfter(this.clock());
+      return toPage(await this.#sealer.openAll(await this.#driver.list(query)), query) as unknown as SessionPage<
         TypedSession<M, Memory, Data>
       >;
     });
@@ -410,20 +357,7 @@ export abstract class BaseSessionStorage<
     fields: SessionPatch<TypedSession<M, Memory, Data>>,
     options?: EditOptions,
   ): Promise<TypedSession<M, Memory, Data>> {
-    checkOptions(options, ["userId", "expectedVersion"], "patch options");
-    if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-      throw new ValidationError([{ path: ["fields"], message: "expected an object of session fields" }]);
-    }
-    for (const key of ["sessionId", "userId"]) {
-      if (key in fields) throw new ValidationError([{ path: ["fields", key], message: "cannot be patched" }]);
-    }
-    const expectedVersion = options?.expectedVersion;
-    return await this.#retrying(expectedVersion === undefined ? 5 : 1, async () => {
-      const current = await this.read(sessionId, options?.userId);
-      if (current === null) throw new SessionNotFoundError(String(sessionId), { backend: this.backend });
-      const next = { ...current, ...fields } as TypedInput<M, Memory, Data>;
-      return await this.upsert(next, { expectedVersion: expectedVersion ?? current.version });
-    });
+    return await patchSession(this, sessionId, fields, options);
   }
 
   /** Read, apply `fn`, write with `expectedVersion`, retry on conflict; see `SessionStorage.update`. */
@@ -434,32 +368,7 @@ export abstract class BaseSessionStorage<
     ) => TypedInput<M, Memory, Data> | Promise<TypedInput<M, Memory, Data>>,
     options?: UpdateOptions,
   ): Promise<TypedSession<M, Memory, Data>> {
-    checkOptions(options, ["userId", "retries"], "update options");
-    if (typeof fn !== "function") throw new ValidationError([{ path: ["fn"], message: "expected a function" }]);
-    const retries = checkInteger(options?.retries, "retries", 0, 100) ?? 5;
-    return await this.#retrying(retries + 1, async () => {
-      const current = await this.read(sessionId, options?.userId);
-      const next = await fn(current === null ? null : cloneJson(current));
-      const nextId = (next as { sessionId?: unknown } | null)?.sessionId;
-      if (nextId !== sessionId) {
-        throw new ValidationError([{
-          path: ["sessionId"],
-          message: `fn must return session ${JSON.stringify(sessionId)}`,
-        }]);
-      }
-      return await this.upsert(next, { expectedVersion: current?.version ?? 0 });
-    });
-  }
-
-  /** Runs `attempt` up to `times` times while it throws a `ConflictError`; the last one is thrown. */
-  async #retrying<T>(times: number, attempt: () => Promise<T>): Promise<T> {
-    for (let i = 1;; i++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!(error instanceof ConflictError) || i >= times) throw error;
-      }
-    }
+    return await updateSession(this, sessionId, fn, options);
   }
 
   /** Restores sessions exactly as given, with their runs; see `SessionStorage.importSessions`. */
@@ -472,27 +381,13 @@ export abstract class BaseSessionStorage<
     if (onConflict !== "skip" && onConflict !== "overwrite" && onConflict !== "fail") {
       throw new ValidationError([{ path: ["onConflict"], message: 'expected "skip", "overwrite" or "fail"' }]);
     }
-    if (!Array.isArray(entries)) throw new ValidationError([{ path: [], message: "expected an array of entries" }]);
-    const checked = entries.map((entry, i) => checkExport(this.mode, entry, i));
-    const ids = new Set<string>();
-    for (const [i, entry] of checked.entries()) {
-      if (ids.has(entry.session.sessionId)) {
-        throw new ValidationError([{ path: [i, "session", "sessionId"], message: "appears twice in one import" }]);
-      }
-      ids.add(entry.session.sessionId);
-    }
+    const checked = checkImport(this.mode, entries);
     return await this.#run("importSessions", async () => {
       if (checked.length === 0) return { imported: 0, skipped: 0 };
-      const sealed = await Promise.all(
-        checked.map(async ({ session, runs }) => ({
-          session: await this.#seal(session),
-          runs: await Promise.all(runs.map(async (r) => ({
-            ...r,
-            digest: r.key === null ? null : await this.#digester.digest(r.run),
-            run: await this.#sealRun(session.sessionId, r.run),
-          }))),
-        })),
-      );
+      const sealed = await Promise.all(checked.map(async ({ session, runs }) => ({
+        session: await this.#sealer.seal(session),
+        runs: await this.#runs.sealStored(session.sessionId, runs),
+      })));
       return await this.#driver.importSessions(sealed, onConflict, this.liveAfter(this.clock()));
     });
   }
@@ -526,46 +421,6 @@ export abstract class BaseSessionStorage<
   }
 }
 
-function checkExport<M extends SessionMode>(mode: M, entry: unknown, i: number): SessionExport<SessionOf<M>> {
-  const prefix = (error: unknown): never => {
-    if (!(error instanceof ValidationError)) throw error;
-    throw new ValidationError(error.issues.map((issue) => ({ ...issue, path: [i, ...issue.path] })), { cause: error });
-  };
-  const e = entry as { session?: unknown; runs?: unknown } | null;
-  if (typeof e !== "object" || e === null) {
-    prefix(new ValidationError([{ path: [], message: "expected { session, runs }" }]));
-  }
-  let session: SessionOf<M>;
-  try {
-    session = parseSessionRecord(mode, e!.session);
-  } catch (error) {
-    return prefix(error);
-  }
-  const runs = e!.runs ?? [];
-  if (!Array.isArray(runs)) return prefix(new ValidationError([{ path: ["runs"], message: "expected an array" }]));
-  const issues: ValidationIssue[] = [];
-  const keys = new Set<string>();
-  for (const [k, record] of runs.entries()) {
-    const r = record as Partial<RunRecord> | null;
-    if (r?.key != null) {
-      if (typeof r.key !== "string" || r.key.length === 0 || keys.has(r.key)) {
-        issues.push({ path: ["runs", k, "key"], message: "expected a non-empty key, unique within the session" });
-      } else keys.add(r.key);
-    }
-    if (r?.seq !== k + 1) issues.push({ path: ["runs", k, "seq"], message: `expected ${k + 1} (runs count from 1)` });
-    if (!Number.isSafeInteger(r?.createdAt) || r!.createdAt! < 0) {
-      issues.push({ path: ["runs", k, "createdAt"], message: "expected epoch milliseconds" });
-    }
-    if (typeof r?.run !== "object" || r.run === null || Array.isArray(r.run)) {
-      issues.push({ path: ["runs", k, "run"], message: "expected a JSON object" });
-    } else checkJson(r.run, ["runs", k, "run"], issues);
-    if (issues.length > 10) break;
-  }
-  if (issues.length > 0) prefix(new ValidationError(issues));
-  const withKeys = (runs as RunRecord[]).map((r) => ({ ...r, key: r.key ?? null }));
-  return cloneJson({ session, runs: withKeys });
-}
-
 const FILTER_KEYS = ["userId", "entityId"] as const;
 
 function pickFilter(filter: SessionFilter | undefined): SessionFilter {
@@ -573,30 +428,4 @@ function pickFilter(filter: SessionFilter | undefined): SessionFilter {
   if (filter?.userId !== undefined) out.userId = filter.userId;
   if (filter?.entityId !== undefined) out.entityId = filter.entityId;
   return out;
-}
-
-// TRANSITIONAL: the old protected hooks as a driver.
-type LegacyHooks<M extends SessionMode> = Record<string, (...args: unknown[]) => Promise<unknown>> & { mode: M };
-function legacyDriver<M extends SessionMode>(self: LegacyHooks<M>): SessionDriver<M> {
-  const call = (name: string) => (...args: unknown[]) => self[name]!(...args);
-  return {
-    create: call("doCreate"),
-    read: call("doRead"),
-    write: call("doWrite"),
-    delete: call("doDelete"),
-    rename: call("doRename"),
-    list: call("doList"),
-    listKeys: (query: ListQuery) => (self.doListKeys ?? self.doList)!.call(self, query),
-    appendRuns: (id: string, runs: NewRun[], context: AppendContext) =>
-      self.doAppendRuns!(id, runs.map((r) => r.run), context),
-    getRuns: async (id: string, q: RunQuery) => {
-      const afterSeq = q.order === "asc" ? q.seqAbove : q.seqBelow;
-      const rows = await self.doGetRuns!(id, { ...q, afterSeq }) as RunRecord[];
-      return rows.map((r) => ({ ...r, key: null, digest: null }));
-    },
-    importSessions: call("doImport"),
-    purge: call("doPurge"),
-    drop: call("doDrop"),
-    close: call("doClose"),
-  } as unknown as SessionDriver<M>;
 }

@@ -4,7 +4,15 @@
  * @module
  */
 import { CorruptRecordError, ValidationError } from "./errors.ts";
-import { idSchema, inputSchemas, MAX_NAME_LENGTH, storedSchemas, toIssues } from "./_schemas.ts";
+import {
+  characterCount,
+  idSchema,
+  inputSchemas,
+  MAX_NAME_LENGTH,
+  MAX_TIME,
+  storedSchemas,
+  toIssues,
+} from "./_schemas.ts";
 import { isWellFormed } from "./_json.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { SessionMode, SessionOf } from "./types.ts";
@@ -73,7 +81,7 @@ export function checkSessionName(value: unknown): string | null {
   if (typeof value !== "string") {
     throw new ValidationError([{ path: ["sessionName"], message: "expected a string or null" }]);
   }
-  if (value.length > MAX_NAME_LENGTH || !isWellFormed(value)) {
+  if (characterCount(value, MAX_NAME_LENGTH) > MAX_NAME_LENGTH || !isWellFormed(value)) {
     throw new ValidationError([{
       path: ["sessionName"],
       message: `must be well-formed text of at most ${MAX_NAME_LENGTH} characters`,
@@ -100,8 +108,8 @@ export function parseSessionRecord<M extends SessionMode>(mode: M, record: unkno
   const r = record as Record<string, unknown>;
   const issues: { path: (string | number)[]; message: string }[] = [];
   for (const name of ["createdAt", "updatedAt"]) {
-    if (!Number.isSafeInteger(r[name]) || (r[name] as number) < 0) {
-      issues.push({ path: [name], message: "expected epoch milliseconds (a non-negative integer)" });
+    if (!Number.isSafeInteger(r[name]) || (r[name] as number) < 0 || (r[name] as number) > MAX_TIME) {
+      issues.push({ path: [name], message: `expected epoch milliseconds (an integer from 0 to ${MAX_TIME})` });
     }
   }
   if (!Number.isSafeInteger(r.version) || (r.version as number) < 1) {
@@ -113,7 +121,7 @@ export function parseSessionRecord<M extends SessionMode>(mode: M, record: unkno
 
 /**
  * Throws `ValidationError` unless `value` is `undefined` or a plain object
- * whose keys are all in `allowed` (a misspelt option is an error, never
+ * (not `null`, an array or a class instance) whose keys are all in `allowed` (a misspelt option is an error, never
  * ignored). Returns `value`.
  *
  * @example A typo is refused
@@ -125,10 +133,11 @@ export function parseSessionRecord<M extends SessionMode>(mode: M, record: unkno
  */
 export function checkOptions<T>(value: T, allowed: readonly string[], name: string): T {
   if (value === undefined) return value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ValidationError([{ path: [name], message: "expected an options object" }]);
+  const proto = typeof value === "object" && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw new ValidationError([{ path: [name], message: "expected a plain options object" }]);
   }
-  const issues = Object.keys(value).filter((key) => !allowed.includes(key)).map((key) => ({
+  const issues = Object.keys(value as object).filter((key) => !allowed.includes(key)).map((key) => ({
     path: [key],
     message: `unknown option of ${name}; expected ${allowed.length === 0 ? "none" : allowed.join(", ")}` +
       suggestion(key, allowed),

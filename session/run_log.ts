@@ -7,16 +7,9 @@
  *
  * @module
  */
-import { checkJson, cloneJson } from "./_json.ts";
 import { decodeRunCursor, encodeRunCursor } from "./cursor.ts";
 import type { EditContext, NewRun, RunQuery, SessionDriver, StoredRun } from "./driver.ts";
-import {
-  ConflictError,
-  RunConflictError,
-  SessionNotFoundError,
-  ValidationError,
-  type ValidationIssue,
-} from "./errors.ts";
+import { ConflictError, RunConflictError, SessionNotFoundError, ValidationError } from "./errors.ts";
 import { MAX_PAGE_SIZE } from "./list.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import {
@@ -27,7 +20,18 @@ import {
   parseSessionInput,
   type SessionContent,
 } from "./parse.ts";
-import type { RunDigester } from "./run_digest.ts";
+import {
+  checkAddress,
+  checkKeys,
+  checkRunKey,
+  checkRuns,
+  checkSuffix,
+  checkVersion,
+  missing,
+  sameRuns,
+} from "./run_checks.ts";
+import type { ContentSealer } from "./sealer.ts";
+import { checkWrite } from "./stamp.ts";
 import type {
   AppendRunsResult,
   EditOptions,
@@ -41,11 +45,24 @@ import type {
   SessionOf,
 } from "./types.ts";
 
-/** Largest number of runs one `appendRuns` call takes. */
-export const MAX_RUNS_PER_APPEND = 1000;
-
 /** How many times an edit without `expectedVersion` is tried when another writer got in between its read and write. */
 const EDIT_ATTEMPTS = 5;
+
+/** A checked `appendRuns` call. */
+interface AppendRequest<M extends SessionMode> {
+  id: string;
+  runs: JsonObject[];
+  keys: (string | null)[];
+  expectedVersion: number | undefined;
+  userId: string | null;
+  patch: Partial<SessionContent<M>> | undefined;
+  create: SessionContent<M> | null;
+}
+
+/** A write that lost to another writer between its read and its write (worth planning again). */
+function isLostRace(error: unknown): boolean {
+  return error instanceof ConflictError && !(error instanceof RunConflictError);
+}
 
 /** What the run log needs from the storage it belongs to. */
 export interface RunLogHost<M extends SessionMode> {
@@ -53,16 +70,10 @@ export interface RunLogHost<M extends SessionMode> {
   mode: M;
   /** Its driver. */
   driver: SessionDriver<M>;
-  /** Digests keyed runs. */
-  digester: RunDigester;
+  /** Its validators, encryption and digests. */
+  sealer: ContentSealer;
   /** The current time and the TTL bound. */
   time(): { now: number; liveAfter: number | null };
-  /** Encrypts a run (identity without an encryption key). */
-  sealRun(sessionId: string, run: JsonObject): Promise<JsonObject>;
-  /** Decrypts runs (identity without an encryption key). */
-  openRuns(sessionId: string, runs: RunRecord[]): Promise<RunRecord[]>;
-  /** Encrypts the content fields of a session or patch. */
-  seal<T extends { sessionId: string }>(content: T): Promise<T>;
 }
 
 /** The run-log operations of a storage; its public methods call these inside their error wrapping. */
@@ -74,7 +85,14 @@ export class RunLog<M extends SessionMode> {
     this.#host = host;
   }
 
-  /** Appends runs, with keys, a patch and create-if-missing, in one write. */
+  /**
+   * Appends runs, with keys, a patch and create-if-missing, in one write.
+   * With an encryption key, runs are bound to the seq they will get and the
+   * session's fields are sealed together, so the session and the log's end
+   * are read first and the write is made conditional on the version read
+   * (planned again when another writer got in between, unless the caller
+   * gave `expectedVersion`).
+   */
   async append(sessionId: string, runs: JsonObject[], options: Record<string, unknown> | undefined) {
     const id = checkId(sessionId, "sessionId");
     checkOptions(options, ["userId", "expectedVersion", "keys", "patch", "create"], "appendRuns options");
@@ -86,16 +104,75 @@ export class RunLog<M extends SessionMode> {
       throw new ValidationError([{ path: ["create"], message: "expected a boolean" }]);
     }
     const patch = options?.patch === undefined ? undefined : this.#checkPatch(id, options.patch);
-    const host = this.#host;
-    const newRuns = await this.#newRuns(id, checked, keys);
-    const { now, liveAfter } = host.time();
-    const context: Parameters<SessionDriver<M>["appendRuns"]>[2] = { userId, now, liveAfter };
-    if (expectedVersion !== undefined) context.expectedVersion = expectedVersion;
-    if (patch !== undefined) context.patch = await this.#sealPatch(id, patch);
-    if (options?.create === true) {
-      context.create = await host.seal(parseSessionInput(host.mode, { sessionId: id, userId, ...patch }));
+    const create = options?.create === true
+      ? parseSessionInput(this.#host.mode, { sessionId: id, userId, ...patch })
+      : null;
+    const request = { id, runs: checked, keys, expectedVersion, userId, patch, create };
+    if (!this.#host.sealer.encrypted) return await this.#appendPlain(request);
+    for (;;) { // every lost race means another writer succeeded, so this ends
+      try {
+        return await this.#appendSealed(request);
+      } catch (error) {
+        if (!isLostRace(error) || expectedVersion !== undefined) throw error;
+      }
     }
-    return await host.driver.appendRuns(id, newRuns, context);
+  }
+
+  /** One driver call: keys, patch and create are applied inside the write. */
+  async #appendPlain(r: AppendRequest<M>): Promise<AppendRunsResult> {
+    const { driver, sealer } = this.#host;
+    const context = this.#appendContext(r);
+    if (r.patch !== undefined) {
+      context.patch = await sealer.seal({ ...r.patch, sessionId: r.id }) as typeof context.patch;
+    }
+    if (r.create !== null) context.create = await sealer.seal(r.create);
+    return await driver.appendRuns(r.id, await this.#newRuns(r.id, r.runs, r.keys, 1), context);
+  }
+
+  /** Reads the session and the log's end, then writes at that version (see `append`). */
+  async #appendSealed(r: AppendRequest<M>): Promise<AppendRunsResult> {
+    const { driver, sealer } = this.#host;
+    const stored = await this.#live(r.id, undefined);
+    if (stored === null && r.create === null) throw new SessionNotFoundError(r.id);
+    checkWrite(r.id, stored, r.userId, r.expectedVersion);
+    const runCount = stored === null ? 0 : await this.#lastSeq(r.id, undefined);
+    const fresh: { run: JsonObject; key: string | null }[] = [];
+    for (const [i, run] of r.runs.entries()) {
+      const key = r.keys[i] ?? null;
+      const held = stored === null || key === null ? null : await this.#locate(r.id, { key }, undefined);
+      if (held === null) fresh.push({ run, key });
+      else if (held.digest !== await sealer.digest(run)) {
+        throw new RunConflictError(r.id, stored!.version, `key ${JSON.stringify(key)} holds another run`, key);
+      }
+    }
+    if (stored !== null && fresh.length === 0) return { version: stored.version, runCount }; // a replay
+    const context = this.#appendContext({ ...r, expectedVersion: r.expectedVersion ?? stored?.version ?? 0 });
+    if (stored === null) context.create = await sealer.seal(r.create!);
+    else if (r.patch !== undefined) {
+      const merged = { ...await sealer.open(stored), ...r.patch };
+      const sealed = await sealer.seal(merged) as Record<string, unknown>;
+      const fields = [...MODE_FIELDS[this.#host.mode].objects, ...Object.keys(r.patch)];
+      context.patch = Object.fromEntries(fields.map((f) => [f, sealed[f]])) as typeof context.patch;
+    }
+    const added = await this.#newRuns(r.id, fresh.map((f) => f.run), fresh.map((f) => f.key), runCount + 1);
+    return await driver.appendRuns(r.id, added, context);
+  }
+
+  #appendContext(r: AppendRequest<M>): Parameters<SessionDriver<M>["appendRuns"]>[2] {
+    const { now, liveAfter } = this.#host.time();
+    const context: Parameters<SessionDriver<M>["appendRuns"]>[2] = { userId: r.userId, now, liveAfter };
+    if (r.expectedVersion !== undefined) context.expectedVersion = r.expectedVersion;
+    return context;
+  }
+
+  /** Seals an import's runs at their seqs, with digests for the keyed ones. */
+  async sealStored(sessionId: string, runs: RunRecord[]): Promise<StoredRun[]> {
+    const { sealer } = this.#host;
+    return await Promise.all(runs.map(async (r) => ({
+      ...r,
+      digest: r.key === null ? null : await sealer.digest(r.run),
+      run: await sealer.sealRun(sessionId, r.run, r.seq),
+    })));
   }
 
   /** A page of runs by seq range, or the last N in order. */
@@ -148,7 +225,7 @@ export class RunLog<M extends SessionMode> {
       const target = await this.#locate(id, address, userId);
       if (target === null) throw missing(address);
       const tail = await this.#tail(id, target.seq + 1, userId);
-      const [replacement] = await this.#newRuns(id, [checked!], [target.key]);
+      const [replacement] = await this.#newRuns(id, [checked!], [target.key], target.seq);
       return { keepThrough: target.seq - 1, add: [{ ...replacement!, createdAt: target.createdAt }, ...tail] };
     });
   }
@@ -192,20 +269,17 @@ export class RunLog<M extends SessionMode> {
       if (!sameRuns(tail, expected)) {
         throw new RunConflictError(id, version, `the runs from seq ${first} are not the expected suffix`);
       }
-      return { keepThrough: first - 1, add: await this.#newRuns(id, replacement, keys) };
+      return { keepThrough: first - 1, add: await this.#newRuns(id, replacement, keys, first) };
     });
   }
 
-  /** Seals runs for a write; returns them with their keys and digests. */
-  async #newRuns(sessionId: string, runs: JsonObject[], keys: (string | null)[]): Promise<NewRun[]> {
-    const host = this.#host;
+  /** Seals runs for a write at seqs `firstSeq`, `firstSeq + 1` …; returns them with their keys and digests. */
+  async #newRuns(sessionId: string, runs: JsonObject[], keys: (string | null)[], firstSeq: number): Promise<NewRun[]> {
+    const { sealer } = this.#host;
     return await Promise.all(runs.map(async (run, i) => {
       const key = keys[i] ?? null;
-      return {
-        key,
-        digest: key === null ? null : await host.digester.digest(run),
-        run: await host.sealRun(sessionId, run),
-      };
+      const digest = key === null ? null : await sealer.digest(run);
+      return { key, digest, run: await sealer.sealRun(sessionId, run, firstSeq + i) };
     }));
   }
 
@@ -236,8 +310,7 @@ export class RunLog<M extends SessionMode> {
       try {
         return await host.driver.editRuns(id, edit, context);
       } catch (error) {
-        const retry = error instanceof ConflictError && !(error instanceof RunConflictError) &&
-          expectedVersion === undefined && attempt < EDIT_ATTEMPTS;
+        const retry = isLostRace(error) && expectedVersion === undefined && attempt < EDIT_ATTEMPTS;
         if (!retry) throw error;
       }
     }
@@ -297,7 +370,7 @@ export class RunLog<M extends SessionMode> {
 
   async #open(id: string, rows: StoredRun[]): Promise<RunRecord[]> {
     const plain = rows.map(({ seq, key, createdAt, run }) => ({ seq, key, createdAt, run }));
-    return await this.#host.openRuns(id, plain);
+    return await this.#host.sealer.openRuns(id, plain);
   }
 
   #checkPatch(id: string, patch: unknown): Partial<SessionContent<M>> {
@@ -316,97 +389,4 @@ export class RunLog<M extends SessionMode> {
     }
     return picked as Partial<SessionContent<M>>;
   }
-
-  async #sealPatch(id: string, patch: Partial<SessionContent<M>>): Promise<Partial<SessionContent<SessionMode>>> {
-    const objects: readonly string[] = MODE_FIELDS[this.#host.mode].objects;
-    const sealed = await this.#host.seal({ ...patch, sessionId: id }) as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(patch)) out[key] = objects.includes(key) ? sealed[key] : cloneJson(sealed[key]);
-    return out as Partial<SessionContent<SessionMode>>;
-  }
-}
-
-/** Checks a run array: 1 to {@linkcode MAX_RUNS_PER_APPEND} plain JSON objects; returns a copy. */
-export function checkRuns(runs: unknown, name: string): JsonObject[] {
-  if (!Array.isArray(runs) || runs.length === 0 || runs.length > MAX_RUNS_PER_APPEND) {
-    throw new ValidationError([{
-      path: [name],
-      message: `expected an array of 1 to ${MAX_RUNS_PER_APPEND} JSON objects`,
-    }]);
-  }
-  const issues: ValidationIssue[] = [];
-  for (const [i, run] of runs.entries()) {
-    if (typeof run !== "object" || run === null || Array.isArray(run)) {
-      issues.push({ path: [name, i], message: "expected a JSON object" });
-    } else checkJson(run, [name, i], issues);
-  }
-  if (issues.length > 0) throw new ValidationError(issues);
-  return cloneJson(runs) as JsonObject[];
-}
-
-/** Checks one key per run (`null` for none), unique within the call; all `null` when `keys` is absent. */
-export function checkKeys(keys: unknown, count: number, name: string): (string | null)[] {
-  if (keys === undefined) return new Array(count).fill(null);
-  if (!Array.isArray(keys) || keys.length !== count) {
-    throw new ValidationError([{ path: [name], message: `expected an array of ${count} keys (string or null)` }]);
-  }
-  const seen = new Set<string>();
-  return keys.map((key, i) => {
-    if (key === null) return null;
-    const checked = checkRunKey(key, `${name}[${i}]`);
-    if (seen.has(checked)) throw new ValidationError([{ path: [name, i], message: "appears twice in one call" }]);
-    seen.add(checked);
-    return checked;
-  });
-}
-
-/** A run key has the same form as an id. */
-function checkRunKey(key: unknown, name: string): string {
-  return checkId(key, name);
-}
-
-function checkVersion(value: unknown): number | undefined {
-  return checkInteger(value, "expectedVersion", 0, Number.MAX_SAFE_INTEGER);
-}
-
-function checkAddress(at: unknown, allowZero: boolean): RunAddress {
-  const fail = (): never => {
-    throw new ValidationError([{ path: ["at"], message: "expected { seq } (a positive integer) or { key }" }]);
-  };
-  if (typeof at !== "object" || at === null || Array.isArray(at)) return fail();
-  const keys = Object.keys(at);
-  if (keys.length !== 1) return fail();
-  const a = at as Record<string, unknown>;
-  if (keys[0] === "key") return { key: checkRunKey(a.key, "at.key") };
-  if (keys[0] !== "seq") return fail();
-  return { seq: checkInteger(a.seq, "at.seq", allowZero ? 0 : 1, Number.MAX_SAFE_INTEGER)! };
-}
-
-function checkSuffix(suffix: unknown): RunRecord[] {
-  if (!Array.isArray(suffix)) {
-    throw new ValidationError([{ path: ["expectedSuffix"], message: "expected an array of runs" }]);
-  }
-  suffix.forEach((r, i) => {
-    const ok = typeof r === "object" && r !== null && Number.isSafeInteger(r.seq) && r.seq >= 1 &&
-      r.seq === (suffix[0] as RunRecord).seq + i && typeof r.run === "object" && r.run !== null;
-    if (!ok) {
-      throw new ValidationError([{
-        path: ["expectedSuffix", i],
-        message: "expected runs as read, with contiguous seqs",
-      }]);
-    }
-  });
-  return suffix as RunRecord[];
-}
-
-function sameRuns(actual: RunRecord[], expected: RunRecord[]): boolean {
-  return actual.length === expected.length && actual.every((r, i) => {
-    const e = expected[i]!;
-    return r.seq === e.seq && r.key === (e.key ?? null) && JSON.stringify(r.run) === JSON.stringify(e.run);
-  });
-}
-
-function missing(at: RunAddress): ValidationError {
-  const where = "key" in at ? `key ${JSON.stringify(at.key)}` : `seq ${at.seq}`;
-  return new ValidationError([{ path: ["at"], message: `no run at ${where}` }]);
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
 import { IndexedDbStorage } from "../backends/indexeddb.ts";
 import { CorruptRecordError, StorageError } from "../session/errors.ts";
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { legacyAgentSession } from "./support/fixtures.ts";
 import { indexedDbBackend } from "./support/backends.ts";
 

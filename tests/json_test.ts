@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { encodeFileName, JsonStorage } from "../backends/json.ts";
 import { CorruptRecordError } from "../session/errors.ts";
-import { HOSTILE_IDS, runConformance } from "./conformance.ts";
+import { HOSTILE_IDS, runConformance } from "./conformance/mod.ts";
 import { jsonBackend } from "./support/backends.ts";
 import { legacyAgentSession } from "./support/fixtures.ts";
 import { killWhileWriting } from "./support/process.ts";

@@ -2,15 +2,13 @@ import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { StorageError } from "../session/errors.ts";
-import { runConformance } from "./conformance.ts";
-import { runRunLogCases } from "./runlog_cases.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { libsqlRemoteBackend } from "./support/backends.ts";
 import { startDropProxy } from "./support/drop_proxy.ts";
 import { type HranaServer, startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(libsqlRemoteBackend());
-runRunLogCases(libsqlRemoteBackend());
 
 const token = "test-token";
 

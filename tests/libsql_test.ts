@@ -5,16 +5,13 @@ import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
 import { openNative, STATEMENT_CACHE_SIZE } from "../backends/libsql/native_executor.ts";
 import { SqlRefusedError, type SqlValue } from "../engines/sql/executor.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
-import { runConformance } from "./conformance.ts";
-import { runRunLogCases } from "./runlog_cases.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
 import { killWhileWriting } from "./support/process.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(libsqlMemoryBackend());
 runConformance(libsqlFileBackend());
-runRunLogCases(libsqlMemoryBackend());
-runRunLogCases(libsqlFileBackend());
 
 Deno.test("LibsqlStorage create() migrates a version-1 table (no run log) with its data intact", async () => {
   const dir = await tempDir("libsql-migrate");

@@ -1,4 +1,4 @@
-import { runConformance } from "./conformance.ts";
+import { runConformance } from "./conformance/mod.ts";
 import { memoryBackend } from "./support/backends.ts";
 
 runConformance(memoryBackend());

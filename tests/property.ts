@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStorage } from "../backends/memory.ts";
 import { ConflictError, ValidationError } from "../session/errors.ts";
-import type { AnyStorage, StoreTestInitializer } from "./conformance.ts";
+import type { AnyStorage, StoreTestInitializer } from "./conformance/mod.ts";
 
 const IDS = ["a", "b", "A", "a/b", "..", "*", "%", "é", "😀", "\uE000", "x y"];
 const USERS = [null, "u1", "u2"];

@@ -9,6 +9,7 @@ import {
   StorageError,
   ValidationError,
 } from "../mod.ts";
+import { MemoryStorage } from "../backends/memory.ts";
 
 Deno.test("compareIds() orders like UTF-8 bytes (code points), not UTF-16 units", () => {
   const ids = ["\uffff", "😀", "a", "", "\u0000", "ab", "\ue000", "𐀀", "Z"];
@@ -94,4 +95,15 @@ Deno.test("importing mod.ts needs no permissions", async () => {
   } finally {
     await Deno.remove(script);
   }
+});
+
+Deno.test("constructor options must be a plain object: null, an array or a class instance is a ValidationError", () => {
+  for (const bad of [null, [], new Map(), "agent"]) {
+    assert.throws(() => new MemoryStorage(bad as never), ValidationError, String(bad));
+  }
+  assert.throws(
+    () => new MemoryStorage({ mode: "agent", ttlMS: 5 } as never),
+    /ttlMS: unknown option.*did you mean ttlMs/,
+  );
+  assert.equal(new MemoryStorage(Object.assign(Object.create(null), { mode: "team" })).mode, "team");
 });

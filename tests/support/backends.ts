@@ -11,7 +11,7 @@ import { JsonStorage } from "../../backends/json.ts";
 import { LibsqlStorage } from "../../backends/libsql.ts";
 import { MemoryStorage } from "../../backends/memory.ts";
 import { UpstashRedisStorage } from "../../backends/upstash.ts";
-import type { StoreTestInitializer } from "../conformance.ts";
+import type { StoreTestInitializer } from "../conformance/mod.ts";
 import { type HranaServer, startHranaServer } from "./hrana_server.ts";
 import { type TempDir, tempDir } from "./temp.ts";
 import {

@@ -1,19 +1,11 @@
 /**
- * The conformance suite as a browser bundle: `Deno.test` is replaced by a
- * collector, and `runSuite()` runs every case against real IndexedDB.
+ * The conformance suite as a browser bundle: `runSuite()` runs every case
+ * against real IndexedDB.
  */
 import { IndexedDbStorage } from "../../backends/indexeddb.ts";
-import { runConformance } from "../conformance.ts";
+import { conformanceCases } from "../conformance/mod.ts";
 
-interface Collected {
-  name: string;
-  fn: () => Promise<void>;
-}
-
-const collected: Collected[] = [];
-(globalThis as unknown as { Deno: unknown }).Deno = { test: (def: Collected) => collected.push(def) };
-
-runConformance({
+const collected = conformanceCases({
   name: "chromium indexeddb",
   create: (options, place) => Promise.resolve(new IndexedDbStorage({ ...options, dbName: `conformance-${place}` })),
 });

@@ -12,5 +12,5 @@ export async function killWhileWriting(script: string, args: string[], ms: numbe
   child.kill("SIGKILL");
   await child.status;
   reader.releaseLock();
-  await child.stdout.cancel().catch(() => {});
+  await child.stdout.cancel();
 }

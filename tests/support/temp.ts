@@ -9,5 +9,11 @@ export interface TempDir {
 /** Makes a temporary directory named after `prefix`. */
 export async function tempDir(prefix: string): Promise<TempDir> {
   const path = await Deno.makeTempDir({ prefix: `agentstate-${prefix}-` });
-  return { path, remove: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+  return {
+    path,
+    remove: () =>
+      Deno.remove(path, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }),
+  };
 }

@@ -440,7 +440,9 @@ export interface UpstashBridge {
   readonly requests: number;
   /** Redis commands run (MULTI/EXEC wrappers not counted) since start or {@linkcode resetCounts}. */
   readonly commands: number;
-  /** Zeroes both counters. */
+  /** The largest request body (bytes) received since start or {@linkcode resetCounts}. */
+  readonly largestRequest: number;
+  /** Zeroes the counters. */
   resetCounts(): void;
   /** When set, requests fail this way (see {@linkcode BridgeFault}); clears itself after `count` requests. */
   fault: BridgeFault | null;
@@ -561,6 +563,7 @@ export function startUpstashBridge(options: UpstashBridgeOptions): Promise<Upsta
   const hanging = new Set<() => void>();
   let requests = 0;
   let commands = 0;
+  let largestRequest = 0;
   let fault: BridgeFault | null = null;
   let faultsLeft = Infinity;
   let stopped = false;
@@ -618,7 +621,9 @@ export function startUpstashBridge(options: UpstashBridgeOptions): Promise<Upsta
 
   const readJson = async (request: Request): Promise<unknown> => {
     try {
-      return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await request.arrayBuffer()));
+      const body = await request.arrayBuffer();
+      largestRequest = Math.max(largestRequest, body.byteLength);
+      return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body));
     } catch {
       throw new BadRequest("ERR failed to parse the request body as JSON");
     }
@@ -726,9 +731,13 @@ export function startUpstashBridge(options: UpstashBridgeOptions): Promise<Upsta
     get commands() {
       return commands;
     },
+    get largestRequest() {
+      return largestRequest;
+    },
     resetCounts() {
       requests = 0;
       commands = 0;
+      largestRequest = 0;
     },
     get fault() {
       return fault;

@@ -1,27 +1,36 @@
 /**
- * The Lua scripts of {@linkcode UpstashRedisStorage}: every write is one
- * script, so it is atomic and costs one HTTP request.
+ * The Lua scripts of the Redis engine: every write is one script, so it is
+ * atomic and one round trip.
  *
  * Keys under `P = "<prefix>:<mode>:"`, ids percent-encoded (`%xx` for every
  * byte outside `A-Za-z0-9-._~`), so an id never holds `:` or a glob character:
  *
  * - `P s:<id>`: hash `u` user, `n` name, `e` entity (absent when null; stored
  *   and returned behind a `=`, because the REST client's base64 decoding drops
- *   a leading U+FEFF),
- *   `c` createdAt, `m` updatedAt, `v` version, `rc` run count, `d` the other
- *   fields as JSON.
+ *   a leading U+FEFF), `c` createdAt, `m` updatedAt (15 digits), `v` version,
+ *   `rc` run count (absent in layout 1: 0), `d` the other fields as JSON.
  * - `P r:<id>`: list of run records (JSON).
  * - `P x:c`, `P x:u`: sorted sets (all scores 0, ordered by member) of
  *   `<15-digit createdAt or updatedAt>:<raw id>`, so a lexicographic range is a
  *   keyset page ordered by time, then by id bytes (code points).
  * - `P x:uc:<user>`, `P x:uu:<user>`, `P x:ec:<entity>`, `P x:eu:<entity>`: the
  *   same, per user and per entity; `P x:keys` lists them for `drop`.
+ * - `P o`, `P ot`: the result of every write of the last {@linkcode OP_RETENTION_MS}
+ *   by operation id (a hash), and when each was recorded (a sorted set). A
+ *   write sent again with the same id (a lost reply re-sent by the HTTP stack
+ *   or a retrying client) returns the recorded result and changes nothing.
  *
- * Keys are built inside the scripts from the prefix, so this layout needs a
- * single-shard Redis (what Upstash serves per database), not Redis Cluster.
+ * Calling conventions: `ARGV[1]` is `P`; a write's `ARGV[2]` is its operation
+ * id and `KEYS[1]`, `KEYS[2]` are `P o`, `P ot`. `KEYS` also lists every other
+ * key the caller can name before the call (the session's hash and run list,
+ * its indexes); keys only found while running (a stored user's index, the
+ * sessions of an index page) are built here with the same names.
  *
  * @module
  */
+
+/** How long a write's result is kept for a re-sent request (ms). */
+export const OP_RETENTION_MS = 300_000;
 
 const PRELUDE = `
 local P = ARGV[1]
@@ -77,17 +86,43 @@ end
 local function live(meta, liveAfter) return meta ~= nil and (liveAfter == nil or meta.m > liveAfter) end
 `;
 
+/** Replay protection of writes: `seen()` is the recorded result (or nil), `record(r)` stores and returns `r`. */
+const WRITE = PRELUDE + `
+local OPS, OPT, OPID = KEYS[1], KEYS[2], ARGV[2]
+local function seen()
+  local text = redis.call("HGET", OPS, OPID)
+  if text then return cjson.decode(text) end
+  return nil
+end
+local function record(result)
+  local t = redis.call("TIME")
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local old = redis.call("ZRANGEBYSCORE", OPT, "-inf", ms - ${OP_RETENTION_MS}, "LIMIT", 0, 100)
+  if #old > 0 then redis.call("HDEL", OPS, unpack(old)); redis.call("ZREM", OPT, unpack(old)) end
+  redis.call("HSET", OPS, OPID, cjson.encode(result))
+  redis.call("ZADD", OPT, ms, OPID)
+  redis.call("PEXPIRE", OPS, ${OP_RETENTION_MS}); redis.call("PEXPIRE", OPT, ${OP_RETENTION_MS})
+  return result
+end
+local replayed = seen()
+if replayed ~= nil then return replayed end
+`;
+
+/** The stored hash of `KEYS[1]` (`HGETALL`). */
+export const READ = `return redis.call("HGETALL", KEYS[1])`;
+
 /**
- * Upsert of N sessions. ARGV: P, now, liveAfter, expectedVersion, ttl, N, then
- * per session: id, user, name, entity (each "" for null or "=" + value), JSON.
- * Checks everything, then writes: `{"ok", c1, m1, v1, …}`, `{"mismatch", id}`
- * or `{"conflict", id, actual}`.
+ * Upsert of N sessions. ARGV: P, op, now, liveAfter, expectedVersion, ttl, N,
+ * then per session: id, user, name, entity (each "" for null or "=" + value),
+ * JSON. Checks everything, then writes: `{"ok", c1, m1, v1, …}`, or
+ * `{"refused", index of the refused session (from 0), stored version (0: absent),
+ * stored user ("" or "=" + user)}`.
  */
-export const UPSERT: string = PRELUDE + `
-local now, liveAfter, expected, ttl, n = tonumber(ARGV[2]), num(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6])
+export const UPSERT: string = WRITE + `
+local now, liveAfter, expected, ttl, n = tonumber(ARGV[3]), num(ARGV[4]), num(ARGV[5]), num(ARGV[6]), tonumber(ARGV[7])
 local staged, out = {}, { "ok" }
 for i = 0, n - 1 do
-  local b = 7 + i * 5
+  local b = 8 + i * 5
   local id = ARGV[b]
   local st = staged[id]
   if st == nil then
@@ -96,9 +131,10 @@ for i = 0, n - 1 do
     staged[id] = st
   end
   local cur, u = st.cur, opt(ARGV[b + 1])
-  if cur and cur.u and cur.u ~= u then return { "mismatch", id } end
   local actual = cur and cur.v or 0
-  if expected and expected ~= actual then return { "conflict", id, actual } end
+  if (cur and cur.u and cur.u ~= u) or (expected and expected ~= actual) then
+    return record({ "refused", i, actual, (cur and cur.u) and ("=" .. cur.u) or "" })
+  end
   st.cur = { u = u, n = opt(ARGV[b + 2]), e = opt(ARGV[b + 3]), c = cur and cur.c or now, m = now, v = actual + 1,
              rc = cur and cur.rc or 0, fresh = (cur == nil) or (cur.fresh == true) }
   st.d = ARGV[b + 4]
@@ -109,60 +145,62 @@ for id, st in pairs(staged) do
   if st.cur.fresh then redis.call("DEL", skey(id), rkey(id)) end
   store(id, st.cur, st.d, ttl)
 end
-return out
+return record(out)
 `;
 
-/** Delete. ARGV: P, id, user, liveAfter. Returns 1 or 0. */
-export const DELETE: string = PRELUDE + `
-local id, user, liveAfter = ARGV[2], opt(ARGV[3]), num(ARGV[4])
+/** Delete. ARGV: P, op, id, user, liveAfter. Returns 1 or 0. */
+export const DELETE: string = WRITE + `
+local id, user, liveAfter = ARGV[3], opt(ARGV[4]), num(ARGV[5])
 local meta = load(id)
-if not live(meta, liveAfter) or (user and meta.u ~= user) then return 0 end
+if not live(meta, liveAfter) or (user and meta.u ~= user) then return record(0) end
 unindex(id, meta)
 redis.call("DEL", skey(id), rkey(id))
-return 1
+return record(1)
 `;
 
-/** Rename. ARGV: P, id, name, user, liveAfter, now, ttl. Returns the hash (HGETALL) or nil. */
-export const RENAME: string = PRELUDE + `
-local id, name, user, liveAfter, now, ttl = ARGV[2], opt(ARGV[3]), opt(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), num(ARGV[7])
+/** Rename. ARGV: P, op, id, name, user, liveAfter, now, ttl. Returns the hash (HGETALL), or nil. */
+export const RENAME: string = WRITE + `
+local id, name, user, liveAfter, now, ttl = ARGV[3], opt(ARGV[4]), opt(ARGV[5]), num(ARGV[6]), tonumber(ARGV[7]), num(ARGV[8])
 local meta = load(id)
-if not live(meta, liveAfter) or (user and meta.u ~= user) then return nil end
+if not live(meta, liveAfter) or (user and meta.u ~= user) then return record(false) end
 unindex(id, meta)
 meta.n, meta.m, meta.v = name, now, meta.v + 1
 store(id, meta, nil, ttl)
-return redis.call("HGETALL", skey(id))
+return record(redis.call("HGETALL", skey(id)))
 `;
 
 /**
- * Append runs. ARGV: P, id, user, liveAfter, now, expectedVersion, ttl, then the
- * runs' JSON. Returns `{"ok", version, runCount}`, `{"notfound"}`,
- * `{"mismatch"}` or `{"conflict", actual}`.
+ * Append runs. ARGV: P, op, id, user, liveAfter, now, expectedVersion, ttl,
+ * then the runs' JSON. Returns `{"ok", version, runCount}`, `{"notfound"}`, or
+ * `{"refused", stored version, stored user ("" or "=" + user)}`.
  */
-export const APPEND_RUNS: string = PRELUDE + `
-local id, user, liveAfter, now, expected, ttl = ARGV[2], opt(ARGV[3]), num(ARGV[4]), tonumber(ARGV[5]), num(ARGV[6]), num(ARGV[7])
+export const APPEND_RUNS: string = WRITE + `
+local id, user, liveAfter, now, expected, ttl = ARGV[3], opt(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), num(ARGV[7]), num(ARGV[8])
 local meta = load(id)
-if not live(meta, liveAfter) then return { "notfound" } end
-if meta.u and meta.u ~= user then return { "mismatch" } end
-if expected and expected ~= meta.v then return { "conflict", meta.v } end
+if not live(meta, liveAfter) then return record({ "notfound" }) end
+if (meta.u and meta.u ~= user) or (expected and expected ~= meta.v) then
+  return record({ "refused", meta.v, meta.u and ("=" .. meta.u) or "" })
+end
 local records = {}
-for i = 8, #ARGV do
-  table.insert(records, '{"seq":' .. (meta.rc + i - 7) .. ',"createdAt":' .. string.format("%.0f", now) .. ',"run":' .. ARGV[i] .. '}')
+for i = 9, #ARGV do
+  table.insert(records, '{"seq":' .. (meta.rc + i - 8) .. ',"createdAt":' .. string.format("%.0f", now) .. ',"run":' .. ARGV[i] .. '}')
 end
 pushAll(rkey(id), records)
 unindex(id, meta)
 meta.m, meta.v, meta.rc = now, meta.v + 1, meta.rc + #records
 store(id, meta, nil, ttl)
-return { "ok", meta.v, meta.rc }
+return record({ "ok", meta.v, meta.rc })
 `;
 
 /**
  * A page of runs. ARGV: P, id, user, liveAfter, afterSeq ("" = start), count,
- * order. Returns the records, in list order (the caller reverses for "desc").
+ * order. Returns `{first seq, last seq, entries}` with the entries in list
+ * order (the caller reverses for "desc"); `{1, 0, {}}` when none.
  */
 export const GET_RUNS: string = PRELUDE + `
 local id, user, liveAfter, after, count, asc = ARGV[2], opt(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == "asc"
 local meta = load(id)
-if not live(meta, liveAfter) or (user and meta.u ~= user) then return {} end
+if not live(meta, liveAfter) or (user and meta.u ~= user) then return { 1, 0, {} } end
 local first, last
 if asc then
   first = (after or 0) + 1
@@ -171,21 +209,21 @@ else
   last = math.min((after or (meta.rc + 1)) - 1, meta.rc)
   first = math.max(1, last - count + 1)
 end
-if last < first then return {} end
-return redis.call("LRANGE", rkey(id), first - 1, last - 1)
+if last < first then return { 1, 0, {} } end
+return { first, last, redis.call("LRANGE", rkey(id), first - 1, last - 1) }
 `;
 
 /**
- * A page of sessions from one lex index. ARGV: P, index key suffix, "asc" or
- * "desc", count, low bound, high bound, sort field ("c" or "m"), user, entity,
- * name, createdAfter, createdBefore, updatedAfter, updatedBefore, liveAfter.
+ * A page of sessions from the lex index `KEYS[1]`. ARGV: P, "asc" or "desc",
+ * count, low bound, high bound, sort field ("c" or "m"), user, entity, name,
+ * createdAfter, createdBefore, updatedAfter, updatedBefore, liveAfter.
  * Walks the index from the bound, skipping entries that fail the filters
  * (and removing stale ones), until `count` match. Returns id, hash, id, hash…
  */
 export const LIST: string = PRELUDE + `
-local key, asc, want, lo, hi, sortField = P .. ARGV[2], ARGV[3] == "asc", tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
-local user, entity, name = opt(ARGV[8]), opt(ARGV[9]), opt(ARGV[10])
-local cA, cB, uA, uB, liveAfter = num(ARGV[11]), num(ARGV[12]), num(ARGV[13]), num(ARGV[14]), num(ARGV[15])
+local key, asc, want, lo, hi, sortField = KEYS[1], ARGV[2] == "asc", tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local user, entity, name = opt(ARGV[7]), opt(ARGV[8]), opt(ARGV[9])
+local cA, cB, uA, uB, liveAfter = num(ARGV[10]), num(ARGV[11]), num(ARGV[12]), num(ARGV[13]), num(ARGV[14])
 local ids = {}
 local chunk = want
 while #ids < want do
@@ -217,13 +255,13 @@ return out
 `;
 
 /**
- * Restore. ARGV: P, onConflict, liveAfter, ttl, N, then per entry: id, user,
- * name, entity, JSON, createdAt, updatedAt, version, run count, runs…
+ * Restore. ARGV: P, op, onConflict, liveAfter, ttl, N, then per entry: id,
+ * user, name, entity, JSON, createdAt, updatedAt, version, run count, runs…
  * Returns `{"ok", imported, skipped}` or `{"conflict", id, version}`.
  */
-export const IMPORT: string = PRELUDE + `
-local onConflict, liveAfter, ttl, n = ARGV[2], num(ARGV[3]), num(ARGV[4]), tonumber(ARGV[5])
-local entries, b = {}, 6
+export const IMPORT: string = WRITE + `
+local onConflict, liveAfter, ttl, n = ARGV[3], num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6])
+local entries, b = {}, 7
 for i = 1, n do
   local e = { id = ARGV[b], u = opt(ARGV[b + 1]), n = opt(ARGV[b + 2]), e = opt(ARGV[b + 3]), d = ARGV[b + 4],
               c = tonumber(ARGV[b + 5]), m = tonumber(ARGV[b + 6]), v = tonumber(ARGV[b + 7]), rc = tonumber(ARGV[b + 8]) }
@@ -232,7 +270,7 @@ for i = 1, n do
   b = b + 9 + e.rc
   e.stored = load(e.id)
   e.exists = live(e.stored, liveAfter)
-  if e.exists and onConflict == "fail" then return { "conflict", e.id, e.stored.v } end
+  if e.exists and onConflict == "fail" then return record({ "conflict", e.id, e.stored.v }) end
   entries[i] = e
 end
 local imported = 0
@@ -245,12 +283,12 @@ for _, e in ipairs(entries) do
     imported = imported + 1
   end
 end
-return { "ok", imported, n - imported }
+return record({ "ok", imported, n - imported })
 `;
 
-/** Purge up to `batch` expired sessions. ARGV: P, liveAfter, batch. Returns { purged, scanned }. */
-export const PURGE: string = PRELUDE + `
-local liveAfter, batch = tonumber(ARGV[2]), tonumber(ARGV[3])
+/** Purge up to `batch` expired sessions. ARGV: P, op, liveAfter, batch. Returns `{purged, scanned}`. */
+export const PURGE: string = WRITE + `
+local liveAfter, batch = tonumber(ARGV[3]), tonumber(ARGV[4])
 local members = redis.call("ZRANGE", P .. "x:u", "-", "(" .. pad(liveAfter) .. ";", "BYLEX", "LIMIT", 0, batch)
 local purged = 0
 for _, member in ipairs(members) do
@@ -266,10 +304,14 @@ for _, member in ipairs(members) do
     redis.call("ZREM", P .. "x:u", member)
   end
 end
-return { purged, #members }
+return record({ purged, #members })
 `;
 
-/** Drop up to `batch` sessions, then the indexes once none is left. ARGV: P, batch. Returns how many were removed. */
+/**
+ * Drop up to `batch` sessions, then the indexes and the write results once
+ * none is left. ARGV: P, batch. Returns how many were removed (sending it
+ * again is harmless: the caller repeats it until it returns 0).
+ */
 export const DROP: string = PRELUDE + `
 local batch = tonumber(ARGV[2])
 local members = redis.call("ZRANGE", P .. "x:c", "-", "+", "BYLEX", "LIMIT", 0, batch)
@@ -280,7 +322,7 @@ for _, member in ipairs(members) do
 end
 if #members == 0 then
   for _, key in ipairs(redis.call("SMEMBERS", P .. "x:keys")) do redis.call("DEL", key) end
-  redis.call("DEL", P .. "x:c", P .. "x:u", P .. "x:keys")
+  redis.call("DEL", P .. "x:c", P .. "x:u", P .. "x:keys", P .. "o", P .. "ot")
 end
 return #members
 `;

@@ -1,0 +1,69 @@
+/**
+ * Key names of the Redis layout (see `lua.ts` for the layout), built in
+ * TypeScript so that every script can declare the keys it touches in `KEYS`.
+ * The Lua side builds the same names (`enc`, `skey`, `rkey` in the prelude)
+ * only for keys found while the script runs (a stored user's index, the
+ * sessions of an index page).
+ *
+ * @module
+ */
+import { MAX_TIME } from "../../session/_schemas.ts";
+
+/** Percent-encodes every byte outside `A-Za-z0-9-._~`, as the scripts' `enc` does. */
+export function encodeKeyPart(text: string): string {
+  let out = "";
+  for (const byte of new TextEncoder().encode(text)) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-._~]/.test(c) ? c : "%" + byte.toString(16).padStart(2, "0");
+  }
+  return out;
+}
+
+/** A time as the 15-digit text of index members, clamped to `0..MAX_TIME` (range bounds may lie outside). */
+export function pad(n: number): string {
+  return String(Math.min(Math.max(0, n), MAX_TIME)).padStart(15, "0");
+}
+
+/** The keys of one storage, under `<prefix>:<mode>:`. */
+export class RedisKeys {
+  /** `<prefix>:<mode>:`, the start of every key. */
+  readonly prefix: string;
+
+  /** Keys under `prefix`. */
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** The session hash. */
+  session(id: string): string {
+    return `${this.prefix}s:${encodeKeyPart(id)}`;
+  }
+
+  /** The run list. */
+  runs(id: string): string {
+    return `${this.prefix}r:${encodeKeyPart(id)}`;
+  }
+
+  /** The hash of recent write results by operation id, and the sorted set of their times. */
+  ops(): [string, string] {
+    return [`${this.prefix}o`, `${this.prefix}ot`];
+  }
+
+  /** The storage-wide indexes (by createdAt, by updatedAt) and the set of per-user/entity indexes. */
+  globals(): string[] {
+    return [`${this.prefix}x:c`, `${this.prefix}x:u`, `${this.prefix}x:keys`];
+  }
+
+  /** An index: `c`/`u` (all sessions), `uc`/`uu:<user>`, `ec`/`eu:<entity>`. */
+  index(kind: "c" | "u" | "uc" | "uu" | "ec" | "eu", owner?: string): string {
+    return owner === undefined ? `${this.prefix}x:${kind}` : `${this.prefix}x:${kind}:${encodeKeyPart(owner)}`;
+  }
+
+  /** The session's own keys and the indexes its user and entity put it in. */
+  ofSession(id: string, userId: string | null, entityId: string | null): string[] {
+    const keys = [this.session(id), this.runs(id)];
+    if (userId !== null) keys.push(this.index("uc", userId), this.index("uu", userId));
+    if (entityId !== null) keys.push(this.index("ec", entityId), this.index("eu", entityId));
+    return keys;
+  }
+}

@@ -1,4 +1,0 @@
-import { runRunLogCases } from "./runlog_cases.ts";
-import { memoryBackend } from "./support/backends.ts";
-
-runRunLogCases(memoryBackend());
