@@ -52,6 +52,11 @@ export interface SqlEngineOptions {
   idempotent: boolean;
   /** Refuses every write and creates nothing (the executor opened the database read-only). */
   readOnly: boolean;
+  /**
+   * Statements cost no round trip (an embedded connection): an upsert runs as
+   * a transaction trying the lean update before the full statement.
+   */
+  local: boolean;
 }
 
 const note = (sql: string, args: NamedArgs = {}): NamedStatement => ({ sql, args });
@@ -181,9 +186,28 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
         }
         return session as unknown as SessionOf<M>;
       });
+    const expected = context.expectedVersion ?? null;
     try {
+      if (this.#options.local) {
+        // A local connection: one transaction trying the lean update first, the full statement when it changes nothing.
+        this.#writable();
+        const executor = await this.executor();
+        return stamped(
+          await executor.transaction(async (tx) => {
+            const stamps: unknown[][] = [];
+            for (const a of args) {
+              const row =
+                (expected !== 0 ? (await tx.query(this.#bind(d.leanUpdate, { ...a, expected }))).rows[0] : null) ??
+                  (await tx.query(this.#bind(sql, { ...a, expected }))).rows[0];
+              if (row === undefined) throw new SqlRefusedError();
+              stamps.push([row["created_at"], row["updated_at"], row["version"]]);
+            }
+            return stamps;
+          }),
+        );
+      }
       return await this.#commit({
-        steps: args.map((a) => ({ sql, args: { ...a, expected: context.expectedVersion ?? null } })),
+        steps: args.map((a) => ({ sql, args: { ...a, expected } })),
         mustChange: new Set(batch.map((_, i) => i)),
         notes: new Map(batch.map((c, i) => [i, [note(d.ops.noteStamps, { id: c.sessionId })]])),
         decode: (results) => {
