@@ -57,7 +57,6 @@ export async function libsqlSection({ smoke, dir }: SectionOptions): Promise<str
   const perRound = smoke ? 64 : 1024;
   const rounds = smoke ? 1 : 5;
   const memory = payload(2, 1);
-  const text = JSON.stringify(memory);
   const users = 50;
   const seed = (i: number) => ({ sessionId: `seed-${i}`, userId: `user-${i % users}`, agentId: "agent", memory });
   // Each caller updates its own slice of the stored sessions, so versions it tracks stay its own.
