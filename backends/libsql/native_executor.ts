@@ -152,7 +152,7 @@ export class NativeExecutor implements SqlExecutor {
 
   /**
    * Joins the group of writes submitted in this tick: they run in one
-   * `BEGIN IMMEDIATE … COMMIT`, each in its own savepoint, so a refused or
+   * `BEGIN IMMEDIATE … COMMIT`, each batch in its own savepoint (a single statement is atomic by itself), so a refused or
    * failing one is rolled back and fails alone; if the group's transaction
    * is lost, each write is run again alone.
    */
@@ -207,6 +207,16 @@ export class NativeExecutor implements SqlExecutor {
     const outcomes: { value?: unknown; error?: unknown; failed: boolean }[] = [];
     try {
       for (const unit of group) {
+        if (unit.single) {
+          // One statement is atomic by itself: a failing one undoes only its own changes.
+          try {
+            outcomes.push({ value: unit.work(), failed: false });
+          } catch (error) {
+            if (!this.#db.inTransaction) throw error;
+            outcomes.push({ error, failed: true });
+          }
+          continue;
+        }
         this.#run(SAVEPOINT);
         try {
           outcomes.push({ value: await unit.work(), failed: false });
