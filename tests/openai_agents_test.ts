@@ -8,9 +8,11 @@ import assert from "node:assert/strict";
 import {
   Agent,
   type AgentInputItem,
+  MemorySession,
   type Model,
   type ModelRequest,
   type ModelResponse,
+  OutputGuardrailTripwireTriggered,
   run,
   setTracingDisabled,
   tool,
@@ -194,6 +196,52 @@ export function openAiAgentsTests(init: StoreTestInitializer): void {
     ]);
     assert.match(textOf(items.at(-1)), /with lookup/);
   });
+
+  test("run() with a tripped output guardrail stores what the SDK's MemorySession stores, via a transaction", async (storage) => {
+    const secret = tool({
+      name: "secret",
+      description: "Reveals a secret.",
+      parameters: z.object({}),
+      execute: () => "the password is 42",
+    });
+    const agentFor = () =>
+      new Agent({
+        name: "guarded",
+        model: new SecretModel(),
+        tools: [secret],
+        toolUseBehavior: "stop_on_first_tool",
+        outputGuardrails: [{
+          name: "no-secrets",
+          execute: ({ agentOutput }) =>
+            Promise.resolve({ tripwireTriggered: String(agentOutput).includes("password"), outputInfo: null }),
+        }],
+      });
+    const session = new AgentstateSession({ storage, sessionId: "guarded" });
+    const reference = new MemorySession();
+    await assert.rejects(run(agentFor(), "tell me", { session }), OutputGuardrailTripwireTriggered);
+    await assert.rejects(run(agentFor(), "tell me", { session: reference }), OutputGuardrailTripwireTriggered);
+    const items = await session.getItems();
+    assert.deepEqual(items, await reference.getItems());
+    assert.equal(items.length, 3);
+    assert.doesNotMatch(JSON.stringify(items), /password/);
+    const { runs } = await storage.getRuns("guarded");
+    assert.ok(
+      runs.every((r: { key: string | null }) => r.key?.includes(":blocked_append:")),
+      "written by a keyed transaction",
+    );
+  });
+}
+
+/** Always calls the `secret` tool. */
+class SecretModel implements Model {
+  getResponse(): Promise<ModelResponse> {
+    const output = [{ type: "function_call", callId: "c1", name: "secret", arguments: "{}", status: "completed" }];
+    return Promise.resolve({ usage: new Usage(), output: output as never });
+  }
+  // deno-lint-ignore require-yield
+  async *getStreamedResponse(): AsyncIterable<never> {
+    throw new Error("not used");
+  }
 }
 
 // The other backends' initializers live in tests/support/backends.ts (memoryBackend, libsqlFileBackend, jsonBackend,
