@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { MemoryStorage } from "../mod.ts";
+ * import { MemoryStorage } from "../backends/memory.ts";
  * import { AgentstateSaver } from "./langgraph.ts";
  * import { emptyCheckpoint } from "@langchain/langgraph-checkpoint";
  *
@@ -61,6 +61,7 @@ import {
   WRITES_ENTITY,
   writesSessionId,
 } from "./langgraph/layout.ts";
+import { optionalString, requiredString, sameValue } from "./langgraph/config.ts";
 
 /** The storage methods the saver uses: any workflow-mode agentstate storage has them. */
 export type LangGraphStorage = Pick<
@@ -78,6 +79,8 @@ export interface AgentstateSaverOptions {
 
 /** Runs read per request when listing. */
 const PAGE = 100;
+/** How many checkpoints' stored channels a saver remembers for the puts of their children. */
+const REMEMBERED = 64;
 /** How often `putWrites` plans again when other writers keep adding the same keys. */
 const WRITE_ATTEMPTS = 5;
 
@@ -91,6 +94,8 @@ interface Thread {
 export class AgentstateSaver extends BaseCheckpointSaver {
   /** Where checkpoints and writes live. */
   readonly storage: LangGraphStorage;
+  /** Stored channels of the checkpoints last put or read, by `[thread, ns, id]` JSON, oldest first. */
+  readonly #recent = new Map<string, StoredChannel[]>();
 
   /** A saver over `options.storage`, which must be in workflow mode. */
   constructor(options: AgentstateSaverOptions) {
@@ -141,7 +146,8 @@ export class AgentstateSaver extends BaseCheckpointSaver {
   /**
    * Stores a checkpoint as the next run of its thread's session (creating it). Channels in `newVersions` are
    * stored from `checkpoint.channel_values`; the others are carried over from the parent checkpoint when it
-   * holds the same version (one more keyed read). Putting a stored id again replaces that checkpoint.
+   * holds the same version (remembered when this saver put or read the parent, else one more keyed read).
+   * Putting a stored id again replaces that checkpoint.
    */
   async put(
     config: RunnableConfig,
@@ -163,9 +169,7 @@ export class AgentstateSaver extends BaseCheckpointSaver {
       }
     }
     if (carried.size > 0 && parent !== null) {
-      const record = await this.storage.getRun(sessionId, parent, { userId: threadId });
-      const stored = record === null ? null : parseCheckpointRun(record.run, this.#where({ threadId, ns }, record));
-      for (const entry of stored?.channels ?? []) {
+      for (const entry of await this.#parentChannels({ threadId, ns }, parent)) {
         if (carried.get(entry[0]) === entry[1]) channels.push(entry);
       }
     }
@@ -187,6 +191,7 @@ export class AgentstateSaver extends BaseCheckpointSaver {
       if (!(error instanceof RunConflictError)) throw error;
       await this.storage.putRun(sessionId, { key: checkpoint.id }, run, { userId: threadId });
     }
+    this.#remember({ threadId, ns }, checkpoint.id, channels);
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -237,6 +242,9 @@ export class AgentstateSaver extends BaseCheckpointSaver {
   /** Deletes every checkpoint and write of `threadId`, in every namespace. */
   async deleteThread(threadId: string): Promise<void> {
     if (typeof threadId !== "string" || threadId === "") throw new TypeError("deleteThread: expected a thread id");
+    for (const key of this.#recent.keys()) {
+      if ((JSON.parse(key) as string[])[0] === threadId) this.#recent.delete(key);
+    }
     for (const entityId of [CHECKPOINTS_ENTITY, WRITES_ENTITY]) {
       for (;;) {
         const { sessions } = await this.storage.listSessions({ userId: threadId, entityId, limit: 1000 });
@@ -244,6 +252,26 @@ export class AgentstateSaver extends BaseCheckpointSaver {
         for (const s of sessions) await this.storage.deleteSession(s.sessionId, { userId: threadId });
       }
     }
+  }
+
+  /**
+   * The stored channels of a parent checkpoint: from the saver's memory of the checkpoints it last put or read
+   * (LangGraph puts a child right after putting or reading its parent), else one keyed read. What a checkpoint
+   * stored for a (channel, version) never changes, so a remembered entry is never stale.
+   */
+  async #parentChannels(thread: Thread, parent: string): Promise<StoredChannel[]> {
+    const remembered = this.#recent.get(JSON.stringify([thread.threadId, thread.ns, parent]));
+    if (remembered !== undefined) return remembered;
+    const sessionId = checkpointsSessionId(thread.threadId, thread.ns);
+    const record = await this.storage.getRun(sessionId, parent, { userId: thread.threadId });
+    return record === null ? [] : parseCheckpointRun(record.run, this.#where(thread, record)).channels;
+  }
+
+  #remember(thread: Thread, checkpointId: string, channels: StoredChannel[]): void {
+    const key = JSON.stringify([thread.threadId, thread.ns, checkpointId]);
+    this.#recent.delete(key);
+    this.#recent.set(key, channels);
+    if (this.#recent.size > REMEMBERED) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
   /** The threads to list: the one named, or pages of the storage's checkpoint sessions. */
@@ -305,6 +333,7 @@ export class AgentstateSaver extends BaseCheckpointSaver {
     const checkpoint = await this.#load(stored.checkpoint) as Checkpoint;
     const values = await Promise.all(stored.channels.map(async ([ch, , blob]) => [ch, await this.#load(blob)]));
     checkpoint.channel_values = Object.fromEntries(values);
+    this.#remember(thread, id, stored.channels);
     const pendingWrites = await this.#writes(thread, id);
     if (checkpoint.v < 4 && stored.parent !== null) {
       const sends = (await this.#writes(thread, stored.parent)).filter(([, channel]) => channel === TASKS);
@@ -365,26 +394,4 @@ export class AgentstateSaver extends BaseCheckpointSaver {
   async #load(blob: StoredBlob): Promise<unknown> {
     return await this.serde.loadsTyped(blob[0], fromBase64(blob[1]));
   }
-}
-
-/** `config.configurable[name]` when it is a non-empty string, `undefined` when absent; a `TypeError` otherwise. */
-function optionalString(config: RunnableConfig, name: string): string | undefined {
-  const value: unknown = config.configurable?.[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string" || (value === "" && name !== "checkpoint_ns")) {
-    throw new TypeError(`configurable.${name}: expected a non-empty string, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function requiredString(config: RunnableConfig, name: string, method: string): string {
-  const value = optionalString(config, name);
-  if (value === undefined) throw new TypeError(`${method}: config.configurable.${name} is required`);
-  return value;
-}
-
-/** The metadata filter's comparison: primitives by `===`, objects by their JSON. */
-function sameValue(actual: unknown, wanted: unknown): boolean {
-  if (typeof wanted !== "object" || wanted === null) return actual === wanted;
-  return JSON.stringify(actual) === JSON.stringify(wanted);
 }

@@ -125,13 +125,34 @@ for (const backend of backends) {
         before3: await cost(() =>
           collect(saver.list({ configurable: { thread_id: thread, checkpoint_ns: "" } }, { limit: 3, before: middle }))
         ),
-        put: await cost(() => chain(saver, thread, 1)),
+        putChild: await cost(async () => {
+          const parent = configs[count - 1]!;
+          const c = checkpoint({ step: "next", other: 1 }, count + 1);
+          await saver.put(parent, c, META, { other: count + 1 });
+        }),
       });
     }
     // getTuple: the checkpoint run + its writes; list of 3: one page + 3 writes reads; before: + the keyed read of
-    // `before`; put with a carried-over channel: the parent's run + the append, then putWrites: one append.
-    const expected = { latest: 2, byId: 2, list3: 4, before3: 5, put: 2 };
+    // `before`; put of a child whose parent this saver wrote: one append (its carried channels are remembered).
+    const expected = { latest: 2, byId: 2, list3: 4, before3: 5, putChild: 1 };
     assert.deepEqual(costs, [expected, expected]);
+  });
+
+  test("a saver that never saw the parent reads it once to carry its channels over", async ({ storage }) => {
+    const [parent] = await chain(new AgentstateSaver({ storage }), "carry", 1);
+    const { storage: spy, calls } = counted(storage);
+    const fresh = new AgentstateSaver({ storage: spy });
+    const child = checkpoint({ step: 0, added: "x" });
+    child.channel_versions = { step: 1, added: 2 };
+    const config = await fresh.put(parent!, child, META, { added: 2 });
+    assert.deepEqual(calls, ["getRun", "appendRuns"]);
+    const tuple = await new AgentstateSaver({ storage }).getTuple(config);
+    assert.deepEqual(tuple?.checkpoint.channel_values, { step: 0, added: "x" });
+    // A channel whose version the parent does not hold is not carried over.
+    const stale = checkpoint({ step: 5 });
+    stale.channel_versions = { step: 7 };
+    const staleConfig = await fresh.put(parent!, stale, META, {});
+    assert.deepEqual((await fresh.getTuple(staleConfig))?.checkpoint.channel_values, {});
   });
 
   test("list pages: limit and before are served from the run log's end, newest first", async ({ storage }) => {
