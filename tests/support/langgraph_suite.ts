@@ -27,15 +27,21 @@ async function run(command: string, args: string[], cwd: string): Promise<{ code
   return { code: result.code, output: text.decode(result.stdout) + text.decode(result.stderr) };
 }
 
-/** Whether `node` and `npm` can be started; why not otherwise. */
+/**
+ * Why Node 20+ and npm cannot run the suite here, or `null` when they can. Deno runs a missing `node` command as
+ * itself, so the check asks the process it started whether it is Node (no `Deno` global).
+ */
 export async function nodeMissing(): Promise<string | null> {
-  for (const tool of ["node", "npm"]) {
-    try {
-      const { code } = await run(tool, ["--version"], SUITE_DIR);
-      if (code !== 0) return `${tool} --version failed`;
-    } catch (error) {
-      return `${tool} not found (${error instanceof Error ? error.message : error})`;
-    }
+  const probe = "if (typeof Deno !== 'undefined') process.exit(3); process.stdout.write(process.versions.node)";
+  try {
+    const { code, output } = await run("node", ["-e", probe], SUITE_DIR);
+    if (code === 3) return "`node` is not Node.js (Deno answered in its place)";
+    if (code !== 0) return `node -e failed: ${output}`;
+    if (Number(output.split(".")[0]) < 20) return `Node ${output} is older than 20`;
+    const npm = await run("npm", ["--version"], SUITE_DIR);
+    if (npm.code !== 0) return `npm --version failed: ${npm.output}`;
+  } catch (error) {
+    return `node or npm not found (${error instanceof Error ? error.message : error})`;
   }
   return null;
 }
