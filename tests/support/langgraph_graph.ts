@@ -1,0 +1,48 @@
+/**
+ * A small LangGraph graph (no model) checkpointed by AgentstateSaver on a JSON directory, for the graph test:
+ * `planner` writes a plan, `approve` interrupts for a human decision, `ship` records the outcome. Run as a script,
+ * `start <dir> <thread>` runs it until the interrupt and `resume <dir> <thread> <answer>` resumes it, each in its own
+ * process; both print the graph's state as JSON on the last line.
+ *
+ * @module
+ */
+import { Annotation, Command, END, interrupt, START, StateGraph } from "@langchain/langgraph";
+import { AgentstateSaver } from "../../adapters/langgraph.ts";
+import { JsonStorage } from "../../backends/json.ts";
+
+const State = Annotation.Root({
+  request: Annotation<string>,
+  plan: Annotation<string>,
+  log: Annotation<string[]>({ reducer: (a, b) => [...a, ...b], default: () => [] }),
+  outcome: Annotation<string>,
+});
+
+/** The graph compiled with a saver over a workflow-mode JSON storage in `dir`. */
+export function openGraph(dir: string) {
+  const storage = new JsonStorage({ mode: "workflow", dir });
+  const checkpointer = new AgentstateSaver({ storage });
+  const graph = new StateGraph(State)
+    .addNode("planner", (s) => ({ plan: `plan for ${s.request}`, log: ["planned"] }))
+    .addNode("approve", () => {
+      const answer = interrupt({ question: "ship it?" }) as string;
+      return { log: [`answer ${answer}`] };
+    })
+    .addNode("ship", (s) => ({ outcome: s.log.at(-1) === "answer yes" ? "shipped" : "held", log: ["done"] }))
+    .addEdge(START, "planner")
+    .addEdge("planner", "approve")
+    .addEdge("approve", "ship")
+    .addEdge("ship", END)
+    .compile({ checkpointer });
+  return { graph, storage };
+}
+
+if (import.meta.main) {
+  const [command, dir, thread, answer] = Deno.args;
+  const { graph, storage } = openGraph(dir!);
+  const config = { configurable: { thread_id: thread! } };
+  if (command === "start") await graph.invoke({ request: "order 42" }, config);
+  else await graph.invoke(new Command({ resume: answer }), config);
+  const state = await graph.getState(config);
+  console.log(JSON.stringify({ values: state.values, next: state.next }));
+  await storage.close();
+}
