@@ -45,7 +45,9 @@ function parseCommandLine() {
     }).values;
   } catch (error) {
     // node:util reports unknown flags and stray arguments as TypeErrors; say it plainly instead.
-    usageError(error instanceof Error ? error.message.split("\n")[0]!.replace(/\. To specify.*$/, ".") : String(error));
+    usageError(
+      error instanceof Error ? error.message.replace(/\n[^]*$/, "").replace(/\. To specify.*$/, ".") : String(error),
+    );
   }
 }
 
