@@ -25,7 +25,7 @@
  *
  * @module
  */
-import { type UIMessage, validateUIMessages } from "ai";
+import { type UIMessage, validateUIMessages } from "npm:ai@^7";
 import { ValidationError } from "../session/errors.ts";
 import { toJsonValue } from "../session/to_json.ts";
 import type { JsonObject } from "../session/types.ts";

@@ -41,8 +41,8 @@ import {
   TASKS,
   WRITES_IDX_MAP,
   writesSortKey,
-} from "@langchain/langgraph-checkpoint";
-import type { RunnableConfig } from "@langchain/core/runnables";
+} from "npm:@langchain/langgraph-checkpoint@^1";
+import type { RunnableConfig } from "npm:@langchain/core@^1/runnables";
 import { RunConflictError } from "../session/errors.ts";
 import type { JsonObject, RunRecord, SessionStorage, WorkflowSession } from "../session/types.ts";
 import {

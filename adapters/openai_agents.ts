@@ -30,7 +30,7 @@ import {
   type SessionHistoryTransactionArgs,
   type SessionHistoryTransactionAwareSession,
   UserError,
-} from "@openai/agents-core";
+} from "npm:@openai/agents-core@^0.20";
 import { RunConflictError, SessionNotFoundError } from "../session/errors.ts";
 import { toJsonValue } from "../session/to_json.ts";
 import type { JsonObject, JsonValue, RunRecord } from "../session/types.ts";

@@ -5,7 +5,14 @@
  * @module
  */
 import { findBackend, invalidUrl, urlForms } from "./registry.ts";
-import type { BaseStorageOptions, SessionMode, SessionStorage, TypedInput, TypedSession } from "../session/types.ts";
+import type {
+  BaseStorageOptions,
+  JsonObject,
+  SessionMode,
+  SessionStorage,
+  TypedInput,
+  TypedSession,
+} from "../session/types.ts";
 
 /** Options of {@linkcode openStorage}, beyond the URL. */
 export interface OpenStorageOptions<M extends SessionMode = "agent"> extends BaseStorageOptions<M> {
@@ -17,8 +24,12 @@ export interface OpenStorageOptions<M extends SessionMode = "agent"> extends Bas
   prefix?: string;
 }
 
-/** A storage of mode `M`, whatever its backend. */
-export type StorageOf<M extends SessionMode> = SessionStorage<TypedSession<M>, TypedInput<M>>;
+/** A storage of mode `M`, whatever its backend, with `memory`, `sessionData` and runs typed as given. */
+export type StorageOf<M extends SessionMode, Memory = JsonObject, Data = JsonObject, Run = JsonObject> = SessionStorage<
+  TypedSession<M, Memory, Data>,
+  TypedInput<M, Memory, Data>,
+  Run
+>;
 
 /** The URL forms {@linkcode openStorage} understands, for messages and docs (read from the registry). */
 export const STORAGE_URL_FORMS: readonly string[] = urlForms();
@@ -31,6 +42,9 @@ export const STORAGE_URL_FORMS: readonly string[] = urlForms();
  * backend's module is loaded only when chosen.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds (a JSON object unless given; not checked at run time: pass `schemas` for that).
+ * @typeParam Data What `sessionData` holds (a JSON object unless given).
+ * @typeParam Run What a run holds (a JSON object unless given).
  * @param url Where the sessions live.
  * @param options Mode, TTL, clock and backend-specific settings.
  * @returns The storage; not yet connected (the first operation connects).
@@ -43,10 +57,15 @@ export const STORAGE_URL_FORMS: readonly string[] = urlForms();
  * assert.equal(storage.mode, "team");
  * ```
  */
-export async function openStorage<M extends SessionMode = "agent">(
+export async function openStorage<
+  M extends SessionMode = "agent",
+  Memory = JsonObject,
+  Data = JsonObject,
+  Run = JsonObject,
+>(
   url: string,
   options: OpenStorageOptions<M> = {},
-): Promise<StorageOf<M>> {
+): Promise<StorageOf<M, Memory, Data, Run>> {
   if (typeof url !== "string" || url === "") throw invalidUrl("expected a storage URL");
   const backend = findBackend(url);
   if (!backend) {
@@ -61,5 +80,6 @@ export async function openStorage<M extends SessionMode = "agent">(
     const env = backend.tokenEnv ? `, or ${backend.tokenEnv} in the CLI` : "";
     throw invalidUrl(`${backend.name} URLs need a token (options.token${env})`);
   }
-  return await backend.open(url, options);
+  // The content types are the caller's promise (checked at run time only by `schemas`), as with a backend's class.
+  return await backend.open(url, options) as unknown as StorageOf<M, Memory, Data, Run>;
 }

@@ -41,7 +41,7 @@ async function bundleSection({ dir }: { dir: string }): Promise<string> {
   );
   return `## Browser bundle of \`./indexeddb\`\n\n\`deno bundle --platform browser --minify\` of IndexedDbStorage: ` +
     `${bytes.length.toLocaleString("en-US")} bytes minified, ${gzipped.length.toLocaleString("en-US")} bytes gzipped ` +
-    `(zod is most of it). No \`node:\` import, no libSQL or Redis code (checked by tests/browser_test.ts).\n`;
+    `(budget 35 KB gzipped: tests/bundle_size_test.ts). No \`node:\` import, no libSQL or Redis code (checked by tests/browser_test.ts).\n`;
 }
 const dir = await Deno.makeTempDir({ prefix: "agentstate-bench-" });
 const sections: string[] = [];

@@ -45,7 +45,7 @@ import type {
 } from "./types.ts";
 
 /** The option keys every backend's constructor takes. */
-const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey", "schemas"] as const;
+const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey", "encryption", "schemas"] as const;
 
 /**
  * Base class of the backends. Public methods check their arguments (option

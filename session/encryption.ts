@@ -29,16 +29,31 @@ import type { JsonObject, SessionMode } from "./types.ts";
 
 const MARK = "agentstate:aes-gcm";
 
+const NOT_ENCRYPTED = "it is stored in clear (set encryption: { allowPlaintext: true } to read such content)";
+
 /** A key for `encryptionKey`: an AES-GCM `CryptoKey`, or 16, 24 or 32 raw key bytes. */
 export type EncryptionKey = CryptoKey | Uint8Array;
 
-/** Decryption failed: a wrong key, or a stored value that was altered. Nothing is returned half-decrypted. */
+/**
+ * Decryption failed: a wrong key, a stored value that was altered, encrypted
+ * content read without a key, or content in clear read with one. Nothing is
+ * returned half-decrypted.
+ */
 export class DecryptionError extends StorageError {
-  /** Creates the error for the value at `location`. */
-  constructor(location: string, options?: ErrorOptions) {
-    super(`Cannot decrypt ${location}: wrong encryptionKey, or the stored value was altered`, options);
+  /** Creates the error for the value at `location`; `reason` defaults to a wrong key or altered value. */
+  constructor(
+    location: string,
+    options?: ErrorOptions,
+    reason = "wrong encryptionKey, or the stored value was altered",
+  ) {
+    super(`Cannot decrypt ${location}: ${reason}`, options);
     this.name = "DecryptionError";
   }
+}
+
+/** Whether `value` is an encrypted value as stored (an envelope of format 1 or 2). */
+export function isSealed(value: unknown): boolean {
+  return envelope(value) !== null;
 }
 
 function toBase64(bytes: Uint8Array): string {
@@ -72,10 +87,12 @@ function envelope(value: unknown): Envelope | null {
 export class FieldCipher {
   #key: Promise<CryptoKey>;
   #mode: SessionMode;
+  #allowPlaintext: boolean;
 
-  /** Checks and imports `key`. */
-  constructor(key: EncryptionKey, mode: SessionMode) {
+  /** Checks and imports `key`; with `allowPlaintext`, content stored in clear opens as it is. */
+  constructor(key: EncryptionKey, mode: SessionMode, allowPlaintext = false) {
     this.#mode = mode;
+    this.#allowPlaintext = allowPlaintext;
     if (key instanceof Uint8Array) {
       if (![16, 24, 32].includes(key.length)) {
         throw new ValidationError([{ path: ["encryptionKey"], message: "expected 16, 24 or 32 bytes" }]);
@@ -151,8 +168,8 @@ export class FieldCipher {
     }
     for (const [field, e] of sealed) {
       if (e === null) {
-        if (out[field] === null) continue; // format 1 stored null as null
-        throw new DecryptionError(where(field), { cause: new Error("the stored value is not encrypted") });
+        if (out[field] === null || this.#allowPlaintext) continue; // format 1 stored null as null
+        throw new DecryptionError(where(field), undefined, NOT_ENCRYPTED);
       }
       out[field] = await this.#decrypt(e, this.#context(e.format, record.sessionId, field, e.tag ?? ""), where(field));
     }
@@ -168,7 +185,11 @@ export class FieldCipher {
   async openRun(stored: unknown, sessionId: string, seq: number): Promise<JsonObject> {
     const location = `run ${seq} of session ${JSON.stringify(sessionId)}`;
     const e = envelope(stored);
-    if (e === null || e.tag !== undefined) {
+    if (e === null && this.#allowPlaintext && typeof stored === "object" && stored !== null) {
+      return stored as JsonObject;
+    }
+    if (e === null) throw new DecryptionError(location, undefined, NOT_ENCRYPTED);
+    if (e.tag !== undefined) {
       throw new DecryptionError(location, { cause: new Error("the stored run is not an encrypted run") });
     }
     const run = await this.#decrypt(e, this.#context(e.format, sessionId, "run", String(seq)), location);

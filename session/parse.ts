@@ -4,15 +4,7 @@
  * @module
  */
 import { CorruptRecordError, ValidationError } from "./errors.ts";
-import {
-  characterCount,
-  idSchema,
-  inputSchemas,
-  MAX_NAME_LENGTH,
-  MAX_TIME,
-  storedSchemas,
-  toIssues,
-} from "./_schemas.ts";
+import { characterCount, idProblem, inputIssues, MAX_NAME_LENGTH, storedIssues, timeProblem } from "./_schemas.ts";
 import { isWellFormed } from "./_json.ts";
 import { MODE_FIELDS } from "./modes.ts";
 import type { SessionMode, SessionOf } from "./types.ts";
@@ -34,12 +26,13 @@ export type SessionContent<M extends SessionMode> = Omit<SessionOf<M>, "createdA
  * ```
  */
 export function parseSessionInput<M extends SessionMode>(mode: M, input: unknown): SessionContent<M> {
-  const result = inputSchemas[mode].safeParse(input);
-  if (!result.success) throw new ValidationError(toIssues(result.error), { cause: result.error });
+  const issues = inputIssues(mode, input);
+  if (issues.length > 0) throw new ValidationError(issues);
+  const record = input as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const key of MODE_FIELDS[mode].all) {
     if (key === "createdAt" || key === "updatedAt" || key === "version") continue;
-    out[key] = result.data[key] ?? null;
+    out[key] = record[key] ?? null;
   }
   return out as SessionContent<M>;
 }
@@ -49,25 +42,22 @@ export function parseSessionInput<M extends SessionMode>(mode: M, input: unknown
  * naming `location` (a file, key or row) when it is not a session of `mode`.
  */
 export function parseStoredSession<M extends SessionMode>(mode: M, record: unknown, location: string): SessionOf<M> {
-  const result = storedSchemas[mode].safeParse(record);
-  if (!result.success) {
-    const first = toIssues(result.error)[0];
-    const where = first && first.path.length > 0 ? `${first.path.join(".")}: ` : "";
-    throw new CorruptRecordError(location, `not a valid ${mode} session (${where}${first?.message})`, {
-      cause: result.error,
-    });
+  const first = storedIssues(mode, record)[0];
+  if (first) {
+    const where = first.path.length > 0 ? `${first.path.join(".")}: ` : "";
+    throw new CorruptRecordError(location, `not a valid ${mode} session (${where}${first.message})`);
   }
-  // zod rebuilds records and drops an own "__proto__" key; JSON content is kept as read.
-  const session = result.data as Record<string, unknown>;
-  for (const name of MODE_FIELDS[mode].objects) session[name] = (record as Record<string, unknown>)[name];
+  // Rebuilt in the canonical field order, so sessions read back print alike on every backend.
+  const session: Record<string, unknown> = {};
+  for (const name of MODE_FIELDS[mode].all) session[name] = (record as Record<string, unknown>)[name];
   return session as unknown as SessionOf<M>;
 }
 
 /** Throws `ValidationError` unless `value` is a valid id (1–512 characters, well-formed). */
 export function checkId(value: unknown, name: string): string {
-  const result = idSchema.safeParse(value);
-  if (!result.success) throw new ValidationError(toIssues(result.error).map((i) => ({ ...i, path: [name] })));
-  return result.data;
+  const message = idProblem(value);
+  if (message !== undefined) throw new ValidationError([{ path: [name], message }]);
+  return value as string;
 }
 
 /** Throws `ValidationError` unless `value` is `undefined` or a valid id. */
@@ -108,9 +98,8 @@ export function parseSessionRecord<M extends SessionMode>(mode: M, record: unkno
   const r = record as Record<string, unknown>;
   const issues: { path: (string | number)[]; message: string }[] = [];
   for (const name of ["createdAt", "updatedAt"]) {
-    if (!Number.isSafeInteger(r[name]) || (r[name] as number) < 0 || (r[name] as number) > MAX_TIME) {
-      issues.push({ path: [name], message: `expected epoch milliseconds (an integer from 0 to ${MAX_TIME})` });
-    }
+    const message = timeProblem(r[name]);
+    if (message !== undefined) issues.push({ path: [name], message });
   }
   if (!Number.isSafeInteger(r.version) || (r.version as number) < 1) {
     issues.push({ path: ["version"], message: "expected an integer of at least 1" });

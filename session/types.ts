@@ -403,6 +403,24 @@ export interface SessionStorage<S extends SessionLike = Session, I = unknown, R 
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The `encryption` storage option. */
+export interface EncryptionOptions {
+  /**
+   * With an `encryptionKey`: content stored in clear (written before the key
+   * was set) reads as it is, and is encrypted by its session's next write, so
+   * a store can be moved to encryption gradually. Turn it off once every
+   * session was rewritten: while it is on, someone able to write the store can
+   * replace a record's content (all its content fields together) with clear text.
+   */
+  allowPlaintext?: boolean;
+  /**
+   * Without an `encryptionKey`: encrypted content is read and written as
+   * stored (the envelopes `{ "agentstate:aes-gcm": 2, … }`), to copy or back up
+   * an encrypted store without its key.
+   */
+  keepSealed?: boolean;
+}
+
 /** Options every backend takes. */
 export interface BaseStorageOptions<M extends SessionMode = "agent"> {
   /**
@@ -423,6 +441,13 @@ export interface BaseStorageOptions<M extends SessionMode = "agent"> {
    * stay queryable. An AES-GCM `CryptoKey`, or 16, 24 or 32 raw key bytes.
    */
   encryptionKey?: CryptoKey | Uint8Array;
+  /**
+   * How content that does not match the key setting is read. By default
+   * content stored in clear is a `DecryptionError` for a storage with an
+   * `encryptionKey`, and encrypted content is a `DecryptionError` for a
+   * storage without one.
+   */
+  encryption?: EncryptionOptions;
   /**
    * Validators (Standard Schema: zod 4, valibot, arktype …) for `memory`,
    * `sessionData` and runs, applied on write and on read; their issues are

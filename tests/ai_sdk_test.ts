@@ -262,7 +262,13 @@ for (const init of [memoryBackend(), libsqlFileBackend(), jsonBackend(), upstash
 
 Deno.test("examples/ai_sdk_chat.ts runs as a server and keeps the chat", async () => {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../examples/ai_sdk_chat.ts", import.meta.url).pathname],
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("../deno.dev.json", import.meta.url).pathname,
+      new URL("../examples/ai_sdk_chat.ts", import.meta.url).pathname,
+    ],
     env: { PORT: "0", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

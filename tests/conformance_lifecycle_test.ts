@@ -43,7 +43,7 @@ for (const [file, name, needsRedis] of filtered) {
       const marker = `AGENTSTATE_LEAK_MARK=${crypto.randomUUID()}`;
       try {
         const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-          args: ["test", "--allow-all", file, "--filter", name],
+          args: ["test", "--config", "deno.dev.json", "--allow-all", file, "--filter", name],
           cwd: root,
           env: { NO_COLOR: "1", TMPDIR: tmp, AGENTSTATE_LEAK_MARK: marker.split("=")[1]! },
         }).output();

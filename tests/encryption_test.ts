@@ -64,3 +64,15 @@ Deno.test("FieldCipher: a run opens only at its own seq and session; null or pla
     await assert.rejects(cipher.openRun(bad, "s", 2), isDecryption);
   }
 });
+
+Deno.test("FieldCipher with allowPlaintext: records and runs in clear open as they are; a clear field beside sealed ones does not", async () => {
+  const lenient = new FieldCipher(new Uint8Array(32).fill(4), "agent", true);
+  const clear = { sessionId: "s", userId: "ada", memory: { a: 1 }, sessionData: null };
+  assert.deepEqual(await lenient.open(clear, FIELDS), clear);
+  assert.deepEqual(await lenient.openRun({ said: "hi" }, "s", 1), { said: "hi" });
+  await assert.rejects(cipher.open(clear, FIELDS), isDecryption);
+  await assert.rejects(cipher.openRun({ said: "hi" }, "s", 1), isDecryption);
+  const record = await sealed({ v: 2 });
+  assert.deepEqual((await lenient.open(record, FIELDS)).memory, { v: 2 });
+  await assert.rejects(lenient.open({ ...record, memory: { v: 9 } }, FIELDS), CorruptRecordError);
+});

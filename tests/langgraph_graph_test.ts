@@ -12,7 +12,10 @@ const script = new URL("./support/langgraph_graph.ts", import.meta.url).pathname
 
 /** Runs the graph script in its own Deno process; the state it printed last. */
 async function inProcess(...args: string[]): Promise<{ values: Record<string, unknown>; next: string[] }> {
-  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", script, ...args], stderr: "piped" })
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", new URL("../deno.dev.json", import.meta.url).pathname, script, ...args],
+    stderr: "piped",
+  })
     .output();
   const text = new TextDecoder();
   assert.equal(out.code, 0, text.decode(out.stderr));

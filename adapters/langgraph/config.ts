@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunnableConfig } from "@langchain/core/runnables";
+import type { RunnableConfig } from "npm:@langchain/core@^1/runnables";
 
 /** `config.configurable[name]` when it is a non-empty string, `undefined` when absent; a `TypeError` otherwise. */
 export function optionalString(config: RunnableConfig, name: string): string | undefined {

@@ -13,6 +13,8 @@ export interface TestStorageOptions<M extends SessionMode> {
   clock?: () => number;
   /** Key to encrypt content at rest with. */
   encryptionKey?: Uint8Array;
+  /** The `encryption` option: reading clear content with a key, or encrypted content as stored without one. */
+  encryption?: { allowPlaintext?: boolean; keepSealed?: boolean };
 }
 
 /** A storage as the suite uses it: any mode, loosely typed inputs. */

@@ -28,12 +28,18 @@ test("encryptionKey: content and runs are ciphertext at rest, ids stay queryable
   assert.deepEqual((await s.getRuns("e")).runs.map((r) => r.run), [{ said: "private words" }]);
   assert.deepEqual((await s.renameSession("e", "Visit"))?.memory, secret);
   if (!s.capabilities.persistent) return;
-  const plain = await make({ mode: "agent" }, place);
+  const plain = await make({ mode: "agent", encryption: { keepSealed: true } }, place);
   const raw = await plain.read("e");
   assert.equal(raw?.userId, "ada");
   assert.equal(raw?.sessionName, "Visit");
   assert.equal(JSON.stringify(raw).includes("very private"), false, "memory is encrypted at rest");
   assert.equal(JSON.stringify(await plain.getRuns("e")).includes("private words"), false, "runs are encrypted");
+  const keyless = await make({ mode: "agent" }, place);
+  for (const attempt of [() => keyless.read("e"), () => keyless.getRuns("e"), () => keyless.listSessions()]) {
+    const refused = await rejects(attempt(), StorageError);
+    assert.equal(refused.name, "DecryptionError", refused.message);
+    assert.ok(refused.message.includes("no encryptionKey"), refused.message);
+  }
   const wrong = await make({ mode: "agent", encryptionKey: new Uint8Array(32).fill(8) }, place);
   const error = await rejects(wrong.read("e"), StorageError);
   assert.equal(error.name, "DecryptionError");
@@ -53,7 +59,7 @@ test("tampering with stored ciphertext is detected: null, older, mixed, swapped 
   const s = await make({ mode: "agent", encryptionKey: key }, place);
   await s.upsert({ sessionId: "t", userId: "ada", memory: { v: 1 }, sessionData: { keep: true } });
   if (!s.capabilities.persistent) return;
-  const plain = await make({ mode: "agent" }, place); // sees the stored envelopes as JSON objects
+  const plain = await make({ mode: "agent", encryption: { keepSealed: true } }, place); // sees the envelopes
   const older = (await plain.read("t"))!;
   await s.upsert({ sessionId: "t", userId: "ada", memory: { v: 2 }, sessionData: null });
   const current = (await plain.read("t"))!;
@@ -128,7 +134,7 @@ test("records and runs encrypted by format 1 still read; mixing formats in one r
   const key = new Uint8Array(32).fill(9);
   const s = await make({ mode: "agent", encryptionKey: key }, place);
   if (!s.capabilities.persistent) return;
-  const plain = await make({ mode: "agent" }, place);
+  const plain = await make({ mode: "agent", encryption: { keepSealed: true } }, place);
   const memory = await sealFormat1(key, "agent\u0000old\u0000memory", { from: "format 1" });
   const run = await sealFormat1(key, "agent\u0000old\u0000run", { said: "old" });
   const session = { sessionId: "old", memory, createdAt: 1, updatedAt: 2, version: 3 };
@@ -144,4 +150,49 @@ test("records and runs encrypted by format 1 still read; mixing formats in one r
   assert.equal((upgraded.memory as JsonObject)["agentstate:aes-gcm"], 2, "the next write stores format 2");
   await plain.upsert({ ...upgraded, memory });
   await tampered(s.read("old"), "CorruptRecordError");
+});
+
+test("content stored in clear: a DecryptionError with a key, read with allowPlaintext and encrypted by its next write", async ({ make, place }) => {
+  const key = new Uint8Array(32).fill(6);
+  const before = await make({ mode: "agent" }, place);
+  await before.upsert({ sessionId: "p", userId: "ada", memory: { old: true } });
+  await before.appendRuns("p", [{ said: "in clear" }], { userId: "ada" });
+  if (!before.capabilities.persistent) return;
+  const strict = await make({ mode: "agent", encryptionKey: key }, place);
+  for (const attempt of [() => strict.read("p"), () => strict.getRuns("p"), () => strict.listSessions()]) {
+    const error = await rejects(attempt(), StorageError);
+    assert.equal(error.name, "DecryptionError", error.message);
+    assert.ok(error.message.includes("allowPlaintext"), error.message);
+  }
+  const migrating = await make({ mode: "agent", encryptionKey: key, encryption: { allowPlaintext: true } }, place);
+  assert.deepEqual((await migrating.read("p"))?.memory, { old: true });
+  assert.deepEqual((await migrating.listSessions()).sessions.map((x) => x.memory), [{ old: true }]);
+  await migrating.appendRuns("p", [{ said: "sealed" }], { userId: "ada" });
+  assert.deepEqual((await migrating.getRuns("p")).runs.map((r) => r.run), [{ said: "in clear" }, { said: "sealed" }]);
+  await migrating.upsert({ ...(await migrating.read("p"))!, memory: { old: false } });
+  assert.deepEqual((await strict.read("p"))?.memory, { old: false }, "the next write encrypted it");
+  const raw = await make({ mode: "agent", encryption: { keepSealed: true } }, place);
+  assert.equal(JSON.stringify(await raw.read("p")).includes("old"), false);
+  const sealed = (await raw.read("p"))!;
+  await raw.upsert({ ...sealed, memory: { swapped: 1 } });
+  await tampered(migrating.read("p"), "CorruptRecordError"); // one field in clear beside encrypted ones
+});
+
+test("the encryption option: misuse is a ValidationError; keyless storages do not write encrypted shapes", async ({ make }) => {
+  const key = new Uint8Array(16).fill(1);
+  for (
+    const options of [
+      { encryption: { allowPlaintext: true } },
+      { encryptionKey: key, encryption: { keepSealed: true } },
+      { encryptionKey: key, encryption: { allowPlaintxt: true } },
+      { encryptionKey: key, encryption: { allowPlaintext: "yes" } },
+    ]
+  ) await rejects(make({ mode: "agent", ...options } as never), StorageError);
+  const s = await make({ mode: "agent" });
+  const shape = { "agentstate:aes-gcm": 2, iv: "AAAA", data: "AAAA" };
+  const error = await rejects(s.upsert({ sessionId: "x", memory: shape }), StorageError);
+  assert.equal(error.name, "ValidationError");
+  assert.ok(error.message.includes("memory"), error.message);
+  await rejects(s.upsert({ sessionId: "x" }).then(() => s.appendRuns("x", [shape])), StorageError);
+  assert.equal((await s.getRuns("x")).runs.length, 0);
 });

@@ -52,14 +52,23 @@ export async function buildSaver(): Promise<void> {
     "bundle",
     "--quiet",
     "--config",
-    `${ROOT}deno.json`,
+    `${ROOT}deno.dev.json`,
     "--external",
     "@langchain/*",
+    "--external",
+    "npm:@langchain/*",
     "-o",
     `${SUITE_DIR}.build/agentstate.js`,
     `${ROOT}tests/support/langgraph_entry.ts`,
   ], ROOT);
   if (code !== 0) throw new Error(`deno bundle failed:\n${output}`);
+  // The adapter imports `npm:@langchain/…@^1/…` (so the library's import map stays free of it); Node wants bare names.
+  const file = `${SUITE_DIR}.build/agentstate.js`;
+  const text = await Deno.readTextFile(file);
+  await Deno.writeTextFile(
+    file,
+    text.replace(/(["'])npm:(@langchain\/[^@"'/]+)(?:@[^/"']*)?(\/[^"']*)?\1/g, "$1$2$3$1"),
+  );
 }
 
 /** `npm ci` in the suite folder when its node_modules lacks vitest or the validation package. */
