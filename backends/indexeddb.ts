@@ -38,7 +38,7 @@
  */
 import { KvEngine } from "../engines/kv.ts";
 import { BaseSessionStorage } from "../session/base.ts";
-import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, StorageCapabilities } from "../session/types.ts";
 import { Connection } from "./indexeddb/connection.ts";
 import type { IndexedDbFactory, KeyRangeStatic } from "./indexeddb/idb.ts";
 import { IndexedDbKvStore } from "./indexeddb/store.ts";
@@ -69,6 +69,7 @@ const OPTION_KEYS = ["dbName", "indexedDB", "keyRange", "blockedTimeoutMs"] as c
  * Keeps sessions in IndexedDB, in the browser (or anywhere an `IDBFactory` is given).
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example In a web page
  * ```ts ignore
@@ -78,7 +79,8 @@ const OPTION_KEYS = ["dbName", "indexedDB", "keyRange", "blockedTimeoutMs"] as c
  * const { sessions } = await storage.listSessions({ sortBy: "updatedAt" });
  * ```
  */
-export class IndexedDbStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class IndexedDbStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Transactions make batches atomic; tabs of one origin share the database. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** The database name. */

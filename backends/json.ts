@@ -60,7 +60,7 @@
 import { KvEngine } from "../engines/kv.ts";
 import { BaseSessionStorage } from "../session/base.ts";
 import { ValidationError } from "../session/errors.ts";
-import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, StorageCapabilities } from "../session/types.ts";
 import { JsonKvStore } from "./json/store.ts";
 
 export { encodeFileName } from "./json/names.ts";
@@ -83,6 +83,7 @@ function checkDir(options: { dir?: unknown } | undefined): string {
  * Keeps each session in its own JSON file under `dir/<mode>/`.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example Sessions you can open in an editor
  * ```ts ignore
@@ -92,7 +93,8 @@ function checkDir(options: { dir?: unknown } | undefined): string {
  * // ./sessions/agent/s-chat-1.json now holds the session, pretty-printed.
  * ```
  */
-export class JsonStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class JsonStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Batches land whole (journaled renames); OS file locks give cross-process OCC. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** The directory of this mode's files. */

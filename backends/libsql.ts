@@ -17,7 +17,13 @@ import { SQLITE_OPS_TABLE, SQLITE_SCHEMA_TABLE, sqliteDialect } from "../engines
 import { BaseSessionStorage } from "../session/base.ts";
 import { ValidationError } from "../session/errors.ts";
 import { toListQuery } from "../session/list.ts";
-import type { BaseStorageOptions, ListOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type {
+  BaseStorageOptions,
+  JsonObject,
+  ListOptions,
+  SessionMode,
+  StorageCapabilities,
+} from "../session/types.ts";
 import { LibsqlClientExecutor } from "./libsql/client_executor.ts";
 import { filePath, openNative, openNativeReadOnly } from "./libsql/native_executor.ts";
 
@@ -134,6 +140,7 @@ async function openExecutor(options: LibsqlStorageOptions<SessionMode>, url: str
  * reply returns the first result instead of running twice.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example An embedded file database
  * ```ts ignore
@@ -143,7 +150,8 @@ async function openExecutor(options: LibsqlStorageOptions<SessionMode>, url: str
  * await storage.upsert({ ...saved, memory: { turns: ["hi"] } }, { expectedVersion: saved.version });
  * ```
  */
-export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class LibsqlStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Batches run in one transaction; files and servers give cross-process OCC. */
   readonly capabilities: StorageCapabilities;
   /** The table holding this storage's sessions. */

@@ -15,7 +15,7 @@ import type { RedisReply, ScriptClient } from "../engines/redis/client.ts";
 import { RedisEngine } from "../engines/redis/engine.ts";
 import { BaseSessionStorage } from "../session/base.ts";
 import { ValidationError } from "../session/errors.ts";
-import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, StorageCapabilities } from "../session/types.ts";
 
 /** The part of an `@redis/client` client (`createClient()`) this storage uses; pass a connected one. */
 export interface RedisClientLike {
@@ -55,6 +55,7 @@ const OPTION_KEYS = ["url", "prefix", "client", "connectTimeoutMs"] as const;
  * over one TCP connection opened on first use.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example On a local Redis
  * ```ts ignore
@@ -63,7 +64,8 @@ const OPTION_KEYS = ["url", "prefix", "client", "connectTimeoutMs"] as const;
  * await storage.upsert({ sessionId: "chat-1", memory: { turns: 1 } });
  * ```
  */
-export class RedisStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class RedisStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Every write is one atomic script. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** `<prefix>:<mode>:`, the start of every key of this storage. */

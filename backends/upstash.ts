@@ -13,7 +13,7 @@
  */
 import { BaseSessionStorage } from "../session/base.ts";
 import { ValidationError } from "../session/errors.ts";
-import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, StorageCapabilities } from "../session/types.ts";
 import type { RedisReply, ScriptClient } from "../engines/redis/client.ts";
 import { RedisEngine } from "../engines/redis/engine.ts";
 
@@ -62,6 +62,7 @@ const OPTION_KEYS = ["url", "token", "prefix", "redis", "retries", "maxRequestBy
  * Upstash REST API) under `<prefix>:<mode>:`.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example In an edge function
  * ```ts ignore
@@ -74,7 +75,12 @@ const OPTION_KEYS = ["url", "token", "prefix", "redis", "retries", "maxRequestBy
  * await storage.upsert({ sessionId: "chat-1", memory: { turns: 1 } });
  * ```
  */
-export class UpstashRedisStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class UpstashRedisStorage<
+  M extends SessionMode = "agent",
+  Memory = JsonObject,
+  Data = JsonObject,
+  Run = JsonObject,
+> extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Every write is one atomic script. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** `<prefix>:<mode>:`, the start of every key of this storage. */

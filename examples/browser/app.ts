@@ -12,17 +12,19 @@
  * @module
  */
 import { IndexedDbStorage } from "../../backends/indexeddb.ts";
+import type { JsonObject } from "../../session/types.ts";
 
 export { IndexedDbStorage } from "../../backends/indexeddb.ts";
 export { MemoryStorage } from "../../backends/memory.ts";
 
 /** One message of the chat, as stored in the session's run log. */
-interface Message {
-  role: "user" | "assistant";
-  text: string;
-}
+type Message = { role: "user" | "assistant"; text: string };
 
-const storage = new IndexedDbStorage({ mode: "agent", dbName: "agentstate-chat" });
+/** Chats: no memory or session data of their own, one run per message. */
+const storage = new IndexedDbStorage<"agent", JsonObject, JsonObject, Message>({
+  mode: "agent",
+  dbName: "agentstate-chat",
+});
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 let current: string | null = null;
 /** Tells the other tabs that a chat changed; they redraw. */
@@ -51,8 +53,7 @@ async function renderMessages(): Promise<void> {
   $("title").textContent = session ? (session.sessionName ?? session.sessionId) : "No chat selected";
   $("status").textContent = session ? `version ${session.version}, saved in IndexedDB` : "";
   const { runs } = current ? await storage.getRuns(current, { limit: 1000 }) : { runs: [] };
-  $("messages").replaceChildren(...runs.map(({ run }) => {
-    const message = run as unknown as Message;
+  $("messages").replaceChildren(...runs.map(({ run: message }) => {
     const div = document.createElement("div");
     div.className = `msg ${message.role}`;
     div.textContent = message.text;
@@ -92,10 +93,9 @@ $("form").onsubmit = async (event) => {
   if (!text) return;
   input.value = "";
   const id = current ?? await newChat(); // sending with no chat open starts one
-  const { runs } = await storage.getRuns(id, { order: "desc", limit: 1 });
+  const { runs } = await storage.getRuns(id, { last: 1 });
   const turn = Math.floor((runs[0]?.seq ?? 0) / 2) + 1;
-  const messages: Message[] = [{ role: "user", text }, { role: "assistant", text: reply(text, turn) }];
-  await storage.appendRuns(id, messages as unknown as { [key: string]: string }[]);
+  await storage.appendRuns(id, [{ role: "user", text }, { role: "assistant", text: reply(text, turn) }]);
   await changed();
 };
 
