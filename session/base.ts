@@ -44,6 +44,12 @@ import type {
   UserOption,
 } from "./types.ts";
 
+/** The public methods whose argument errors are stamped with the backend's name. */
+const STAMPED_METHODS = [
+  ...["read", "upsert", "upsertMany", "deleteSession", "renameSession", "listSessions", "getAllSessions"],
+  ...["getAllSessionIds", "getRecentSessions", "importSessions", "patch", "update"],
+] as const;
+
 /** The option keys every backend's constructor takes. */
 const BASE_OPTION_KEYS = ["mode", "ttlMs", "clock", "encryptionKey", "encryption", "schemas"] as const;
 
@@ -100,6 +106,13 @@ export abstract class BaseSessionStorage<
     this.clock = options?.clock ?? Date.now;
     this.#sealer = new ContentSealer(this.mode, options);
     this.#driver = makeDriver(this.mode);
+    // Public methods check their arguments before `#run`; their errors are stamped here, once for all of them.
+    for (const name of STAMPED_METHODS) {
+      const method = this[name] as (...args: unknown[]) => Promise<unknown>;
+      const stamped = (...args: unknown[]) =>
+        method.apply(this, args).catch((error) => Promise.reject(this.#stamped(error)));
+      Object.defineProperty(this, name, { value: stamped, writable: true, configurable: true });
+    }
     this.#runs = new RunLog({
       mode: this.mode,
       driver: this.#driver,
@@ -122,17 +135,21 @@ export abstract class BaseSessionStorage<
       if (create) await this.#ensureCreated();
       return await work();
     } catch (error) {
-      if (error instanceof StorageError) {
-        // Errors raised by shared code (ConflictError, CorruptRecordError …) learn which backend they came from.
-        if (error.backend === undefined) (error as { backend: string | undefined }).backend = this.backend;
-        throw error;
-      }
+      if (error instanceof StorageError) throw this.#stamped(error);
       const message = error instanceof Error ? error.message : String(error);
       throw new StorageError(`${this.backend}: ${operation} failed: ${message}`, {
         cause: error,
         backend: this.backend,
       });
     }
+  }
+
+  /** Errors raised by shared code (argument checks, ConflictError, CorruptRecordError …) learn the backend. */
+  #stamped(error: unknown): unknown {
+    if (error instanceof StorageError && error.backend === undefined) {
+      (error as { backend: string | undefined }).backend = this.backend;
+    }
+    return error;
   }
 
   #ensureCreated(): Promise<void> {

@@ -91,3 +91,27 @@ test("a closed storage's error names the backend", async ({ make }) => {
   assert.equal(error.backend, s.backend);
   assert.ok(!(error instanceof ValidationError));
 });
+
+test("argument errors (checked before the storage is touched) name the backend", async ({ make }) => {
+  const s = await make({ mode: "agent" });
+  const calls: [string, () => Promise<unknown>][] = [
+    ["read", () => s.read("")],
+    ["upsert", () => s.upsert({ sessionId: "x", agentID: "typo" })],
+    ["upsertMany", () => s.upsertMany([{ sessionId: "" }])],
+    ["deleteSession", () => s.deleteSession("x", { userID: "ada" } as never)],
+    ["renameSession", () => s.renameSession("x", 5 as never)],
+    ["listSessions", () => s.listSessions({ user: "ada" } as never)],
+    ["getAllSessions", () => s.getAllSessions({ user: "ada" } as never)],
+    ["getAllSessionIds", () => s.getAllSessionIds({ user: "ada" } as never)],
+    ["getRecentSessions", () => s.getRecentSessions({ limit: 0 })],
+    ["importSessions", () => s.importSessions("nope" as never)],
+    ["appendRuns", () => s.appendRuns("x", [])],
+    ["getRuns", () => s.getRuns("x", { limit: 0 })],
+    ["patch", () => s.patch("x", { userId: "bob" } as never)],
+    ["update", () => s.update("x", "nope" as never)],
+  ];
+  for (const [name, call] of calls) {
+    const error = await rejects(call(), ValidationError);
+    assert.equal(error.backend, s.backend, `${name}: backend`);
+  }
+});
