@@ -222,11 +222,17 @@ async function main(): Promise<void> {
 
   // 4. Check the output: no Deno in the types an export reaches; the dependencies the JavaScript imports.
   const imported = new Set<string>();
+  const core = new Set<string>();
   const denoTyped = new Set<string>();
   for await (const path of files(OUT)) {
     const text = await Deno.readTextFile(path);
     if (path.endsWith(".d.ts") && /\bDeno\./.test(text.replace(/\/\*[\s\S]*?\*\//g, ""))) denoTyped.add(path);
-    if (path.endsWith(".js")) { for (const name of bareImports(text)) imported.add(name); }
+    if (path.endsWith(".js")) {
+      for (const name of bareImports(text)) {
+        imported.add(name);
+        if (!relative(OUT, path).startsWith("adapters/")) core.add(name);
+      }
+    }
   }
   const reached = await reachableDeclarations(entries.map((e) => join(OUT, e.replace(/\.ts$/, ".d.ts"))));
   const exposed = [...denoTyped].filter((path) => reached.has(path)).map((path) => relative(OUT, path));
@@ -239,12 +245,15 @@ async function main(): Promise<void> {
     const internal = [...denoTyped].map((path) => relative(OUT, path)).sort().join(", ");
     console.log(`note: Deno types in internal declarations no export reaches: ${internal}`);
   }
+  // Packages only the framework adapters import (the frameworks) are optional peers: the core stays free of them.
   const dependencies: Record<string, string> = {};
+  const peerDependencies: Record<string, string> = {};
   for (const name of [...imported].sort()) {
     const range = ranges.get(name);
     if (!range) throw new Error(`the build imports "${name}", which deno.json's import map does not name`);
-    dependencies[name] = range;
+    (core.has(name) ? dependencies : peerDependencies)[name] = range;
   }
+  const peerDependenciesMeta = Object.fromEntries(Object.keys(peerDependencies).map((n) => [n, { optional: true }]));
 
   // 5. The CLI runs under node; the package.json.
   const bin = join(OUT, jsPath(CLI_ENTRY));
@@ -265,6 +274,8 @@ async function main(): Promise<void> {
     exports: { ...exports, "./package.json": "./package.json" },
     bin: { [BIN_NAME]: jsPath(CLI_ENTRY).replace(/^\.\//, "") },
     dependencies,
+    peerDependencies,
+    peerDependenciesMeta,
   };
   await Deno.writeTextFile(join(OUT, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
   for (const doc of ["README.md", "LICENSE"]) await Deno.copyFile(join(ROOT, doc), join(OUT, doc));

@@ -23,7 +23,7 @@ const TEST_ONLY = [/^fast-check$/, /^playwright-core$/, /^unstorage$/, /^@mastra
 /** What may be published besides the export entry points: the library, the conformance suite, docs. */
 const ALLOWED = [
   /^(package\.json|README\.md|LICENSE)$/,
-  /^(session|backends|engines|cli)\/[\w/.-]+\.(js|d\.ts)$/,
+  /^(session|backends|engines|cli|adapters)\/[\w/.-]+\.(js|d\.ts)$/,
   /^tests\/(conformance(\/[\w.-]+)?|_assert)\.(js|d\.ts)$/,
 ];
 const FORBIDDEN = [/_test\./, /^tests\/support\//, /^bench\//, /^examples\//, /^scripts\//, /node_modules\//];
@@ -81,6 +81,13 @@ check(
   "dependency ranges are deno.json's",
   deps.filter(([n, r]) => !Object.values(deno.imports).includes(`npm:${n}@${r}`)).map(([n, r]) => `${n}@${r}`),
 );
+const peers = Object.keys(pkg.peerDependencies ?? {});
+check("the framework adapters' packages are optional peers, not dependencies", [
+  ...peers.filter((n) => pkg.peerDependenciesMeta?.[n]?.optional !== true).map((n) => `${n} not optional`),
+  ...deps.filter(([n]) => /^(ai|@openai\/|@langchain\/)/.test(n)).map(([n]) => `${n} is a dependency`),
+  ...["ai", "@openai/agents-core", "@langchain/langgraph-checkpoint"].filter((n) => !peers.includes(n))
+    .map((n) => `${n} not a peer`),
+]);
 check("name and version are deno.json's", [
   ...(pkg.name === deno.name ? [] : [`name ${pkg.name}`]),
   ...(pkg.version === deno.version ? [] : [`version ${pkg.version}`]),
