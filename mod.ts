@@ -45,6 +45,7 @@ export {
   type LibsqlStorageOptions,
 } from "./backends/libsql.ts";
 export { JsonStorage, type JsonStorageOptions } from "./backends/json.ts";
+export { RedisStorage, type RedisStorageOptions } from "./backends/redis.ts";
 export { type UpstashRedisLike, UpstashRedisStorage, type UpstashRedisStorageOptions } from "./backends/upstash.ts";
 export {
   type IndexedDbFactory,

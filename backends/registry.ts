@@ -168,6 +168,15 @@ export const BACKENDS: readonly Backend[] = [
       }),
   }),
   defineBackend({
+    name: "redis",
+    schemes: ["redis", "rediss", "valkey"],
+    urlForms: ["redis://[:password@]<host>:<port>", "rediss://<host>:<port>", "valkey://<host>:<port>"],
+    runtimes: SERVER,
+    load: () => import("./redis.ts"),
+    create: ({ RedisStorage }, url, options) =>
+      new RedisStorage({ ...base(options), url, ...(options.prefix ? { prefix: options.prefix } : {}) }),
+  }),
+  defineBackend({
     name: "indexeddb",
     schemes: ["indexeddb"],
     urlForms: ["indexeddb:<dbName>"],
