@@ -121,9 +121,12 @@ cli() { # lists the sessions of a quick start database with the package's bin
   echo "$out" | grep -q chat-1
 }
 
-types() { # a strict TypeScript project compiles against every subpath's .d.ts (no DOM lib, no @types/node)
+types() { # a strict TypeScript project compiles against every subpath's .d.ts (no DOM lib, no @types/node); the
+  # framework adapters are left out: their types need the frameworks (optional peers) this fresh project lacks
   node -e '
-    const subpaths = Object.keys(require(process.argv[1]).exports).filter((s) => s.endsWith("package.json") === false);
+    const exports = require(process.argv[1]).exports;
+    const subpaths = Object.keys(exports)
+      .filter((s) => s.endsWith("package.json") === false && !exports[s].types.startsWith("./adapters/"));
     subpaths.forEach((s, i) => console.log(`import * as m${i} from "@agentstate/storage${s.slice(1)}";`));
     console.log(`export const all = [${subpaths.map((_, i) => `m${i}`).join(", ")}];`);
   ' "$root/npm/package.json" >"$app/check.ts" || return 1
