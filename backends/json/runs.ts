@@ -11,7 +11,7 @@
 import { CorruptRecordError } from "../../session/errors.ts";
 import { parseStoredObject } from "../../session/stored.ts";
 import type { RunRecord } from "../../session/types.ts";
-import { openNoFollow, readRest, writeAll } from "./files.ts";
+import { type File, openNoFollow, readRest, writeAll } from "./files.ts";
 
 /** One line per run. */
 export function renderRuns(runs: RunRecord[]): string {
@@ -22,7 +22,7 @@ export function renderRuns(runs: RunRecord[]): string {
 async function readCommitted(
   path: string,
   runCount: number,
-  file: Deno.FsFile | null,
+  file: File | null,
   size: number,
 ): Promise<{ runs: RunRecord[]; end: number }> {
   if (runCount === 0) return { runs: [], end: 0 };
@@ -61,7 +61,7 @@ export async function readRuns(path: string, runCount: number): Promise<RunRecor
   try {
     return (await readCommitted(path, runCount, opened?.file ?? null, opened?.info.size ?? 0)).runs;
   } finally {
-    opened?.file.close();
+    await opened?.file.close();
   }
 }
 
@@ -77,10 +77,9 @@ export async function appendRuns(path: string, runCount: number, runs: RunRecord
   try {
     const { end } = await readCommitted(path, runCount, file, info.size);
     if (info.size !== end) await file.truncate(end);
-    await file.seek(end, Deno.SeekMode.Start);
-    await writeAll(file, new TextEncoder().encode(renderRuns(runs)));
+    await writeAll(file, new TextEncoder().encode(renderRuns(runs)), end);
     await file.sync();
   } finally {
-    file.close();
+    await file.close();
   }
 }
