@@ -8,8 +8,10 @@
  *   batch <dir> <n>            upsertMany of sessions b0..b<n-1>, all with the same counter, forever (killed)
  *   import <dir>               overwrite-import session "imp" from two backups in turn, forever (killed)
  *   mix <dir> <ms> <prefix>    for <ms>: delete and re-create (at version 1) or update <prefix>0..9; prints the count
+ *   lockcost <dir> <n>         times <n> uncontended exclusive and shared lock acquisitions; prints µs per acquisition
  */
 import { JsonStorage } from "../../backends/json.ts";
+import { FileLock } from "../../backends/json/lockfile.ts";
 import { DirLocks } from "../../backends/json/locks.ts";
 import { ConflictError } from "../../session/errors.ts";
 
@@ -95,6 +97,15 @@ if (command === "increment") {
     }
   }
   console.log(JSON.stringify({ ops }));
+} else if (command === "lockcost") {
+  const lock = new FileLock(`${dir}/cost`);
+  const micros = async (exclusive: boolean) => {
+    const start = performance.now();
+    for (let i = 0; i < Number(arg); i++) await (await lock.acquire(exclusive))();
+    return Math.round((performance.now() - start) * 1000 / Number(arg));
+  };
+  await micros(true); // warm up
+  console.log(JSON.stringify({ exclusiveUs: await micros(true), sharedUs: await micros(false) }));
 } else {
   throw new Error(`unknown command ${command}`);
 }
