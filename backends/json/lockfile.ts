@@ -30,7 +30,6 @@
  *
  * @module
  */
-import { hostname } from "node:os";
 import {
   createExclusive,
   isAlreadyExists,
@@ -71,7 +70,8 @@ async function startTime(pid: number | "self"): Promise<string | null> {
 }
 
 function ownerOfThisProcess(): Promise<Omit<LockOwner, "token">> {
-  self ??= startTime("self").then((start) => ({ pid: process.pid, host: hostname(), start }));
+  self ??= Promise.all([import("node:os"), startTime("self")])
+    .then(([os, start]) => ({ pid: process.pid, host: os.hostname(), start }));
   return self;
 }
 
