@@ -1,8 +1,9 @@
 /**
  * Starting tests/support/json_worker.ts as a subprocess: under Deno as it
- * is, or under Node.js and Bun bundled to one JavaScript file by
- * `deno bundle --platform node` (built once per test process).
+ * is, or under Node.js and Bun bundled to one JavaScript file
+ * (tests/support/runtimes.ts, built once per test process).
  */
+import { bundleForNode, nodeAndBun } from "./runtimes.ts";
 
 /** Path of the worker script. */
 export const jsonWorker = new URL("./json_worker.ts", import.meta.url).pathname;
@@ -45,56 +46,13 @@ export async function killWorkerWhileWriting(runtime: WorkerRuntime, args: strin
   await child.stdout.cancel();
 }
 
-async function runs(command: string): Promise<boolean> {
-  try {
-    return (await new Deno.Command(command, { args: ["--version"], stdout: "null", stderr: "null" }).output()).success;
-  } catch {
-    return false;
-  }
-}
-
-let bundled: Promise<string> | null = null;
-
-/** The worker bundled for Node.js and Bun (one `.mjs` in a temporary directory removed at exit). */
-function bundle(): Promise<string> {
-  bundled ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "agentstate-json-worker-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-    const out = `${dir}/json_worker.mjs`;
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "--quiet", "--platform", "node", "-o", out, jsonWorker],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!result.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(result.stderr)}`);
-    return out;
-  })();
-  return bundled;
-}
-
-/** Where Bun is looked for: $BUN, else .tools/bun (`npm install --prefix .tools/bun bun@1`), else `bun` on PATH. */
-function bunCommand(): string {
-  const env = Deno.env.get("BUN");
-  if (env) return env;
-  const local = new URL("../../.tools/bun/node_modules/.bin/bun", import.meta.url).pathname;
-  try {
-    Deno.statSync(local);
-    return local;
-  } catch {
-    return "bun";
-  }
-}
-
 /**
- * Node.js ($NODE or `node`) and Bun, each when it runs here, with the
- * bundled worker; `missing` names the others.
+ * Node.js and Bun, each when it runs here, with the bundled worker;
+ * `missing` names the others.
  */
 export async function otherRuntimes(): Promise<{ runtimes: WorkerRuntime[]; missing: string[] }> {
-  const runtimes: WorkerRuntime[] = [];
-  const missing: string[] = [];
-  for (const [name, command] of [["node", Deno.env.get("NODE") ?? "node"], ["bun", bunCommand()]] as const) {
-    if (await runs(command)) runtimes.push({ name, command, args: [await bundle()] });
-    else missing.push(`${name} (${command})`);
-  }
-  return { runtimes, missing };
+  const { runtimes, missing } = await nodeAndBun();
+  if (runtimes.length === 0) return { runtimes: [], missing };
+  const script = await bundleForNode(jsonWorker);
+  return { runtimes: runtimes.map(({ name, command }) => ({ name, command, args: [script] })), missing };
 }
