@@ -9,9 +9,10 @@
  * @module
  */
 import { CorruptRecordError } from "../../session/errors.ts";
+import type { File } from "./files.ts";
 import { parseStoredObject } from "../../session/stored.ts";
 import type { RunRecord } from "../../session/types.ts";
-import { type File, openNoFollow, readRest, writeAll } from "./files.ts";
+import { openNoFollow, readRest, writeAll } from "./files.ts";
 
 /** One line per run. */
 export function renderRuns(runs: RunRecord[]): string {
