@@ -59,7 +59,7 @@ const held = new Set<string>();
 let self: Promise<Omit<LockOwner, "token">> | null = null;
 
 /** The start time of process `pid`, or `null` when it cannot be read (no `/proc`, or no such process). */
-async function startTime(pid: number | "self"): Promise<string | null> {
+export async function startTime(pid: number | "self"): Promise<string | null> {
   try {
     const stat = await readText(`/proc/${pid}/stat`);
     // Field 2 (the command) is in parentheses and may hold spaces: count from the last ")".
