@@ -3,28 +3,31 @@
  * `flock` (Node.js, Bun) and used on every runtime, so that Deno, Node.js
  * and Bun processes sharing a directory exclude each other.
  *
- * A lock is a directory. Its writer holds the file `w`, created exclusively
- * (`O_EXCL`); each reader holds its own file `r-<token>`. Every file names
- * its owner: process id, host name, the process's start time (Linux) and a
- * random token. A writer creates `w`, then waits until no reader file is
- * left; a reader creates its file, then looks for `w`: if a writer is there
- * it removes its file and waits (writers go first, so readers never starve
- * them). Each side creates its own file before looking for the other's, so
- * one of the two always sees the other.
+ * A lock is a directory. Its writer holds the file `w`; each reader holds
+ * its own file `r-<token>-<n>`. Every lock file is a hard link to its
+ * process's owner file (`owner-<token>` beside the lock directories, written
+ * once per process), which names the owner: process id, host name, the
+ * process's start time (Linux) and a random token. Taking a lock is one
+ * `link()`, which fails when the name exists. A writer links `w`, then
+ * waits until no reader file is left; a reader links its file, then looks
+ * for `w`: if a writer is there it removes its file and waits (writers go
+ * first, so readers never starve them). Each side creates its own file
+ * before looking for the other's, so one of the two always sees the other.
  *
  * A crashed holder cannot release its lock; the next contender checks its
  * owner and takes the lock over when the owner is dead: same host and no
  * process with that id (`process.kill(pid, 0)` fails with ESRCH), or a
  * process with that id but another start time (the id was reused, as after
- * a container restart), or this very process without that token alive. A
- * reader file of a dead owner is simply removed (its name is unique); `w`
- * is removed under a short takeover guard (`w.takeover`, created
- * exclusively) after re-reading that it still names the dead owner, so two
- * contenders never remove a lock one of them just took. A file whose owner
- * cannot be read (its writer died between creating and writing it) counts
+ * a container restart), or this very process with another token (an earlier
+ * process that had the same id and start time). A reader file of a dead
+ * owner is simply removed (its name is unique); `w` is removed under a short
+ * takeover guard (`w.takeover`, linked exclusively) after re-reading that it
+ * still names the dead owner, so two contenders never remove a lock one of
+ * them just took. A file whose owner cannot be read (edited by hand) counts
  * as dead once it is a few seconds old. An owner on another host is never
  * judged dead: its lock stays until it releases it or someone removes the
- * file by hand.
+ * file by hand. Owner files of dead processes are removed when a process
+ * writes its own.
  *
  * Waiting polls, backing off from 1 ms to 25 ms.
  *
@@ -34,6 +37,7 @@ import {
   createExclusive,
   isAlreadyExists,
   isNotFound,
+  linkIfAbsent,
   listDir,
   lstatOrNull,
   makeDir,
@@ -46,17 +50,17 @@ export const UNREADABLE_STALE_MS = 5_000;
 const MAX_BACKOFF_MS = 25;
 
 /** Who holds a lock file. */
-export interface LockOwner {
+interface LockOwner {
   pid: number;
   host: string;
   /** The process's start time (Linux `/proc/<pid>/stat` field 22), or `null` where unknown. */
   start: string | null;
+  /** Random, one per process. */
   token: string;
 }
 
-/** Tokens of the locks this process holds now. */
-const held = new Set<string>();
-let self: Promise<Omit<LockOwner, "token">> | null = null;
+let self: Promise<LockOwner> | null = null;
+let readers = 0;
 
 /** The start time of process `pid`, or `null` when it cannot be read (no `/proc`, or no such process). */
 export async function startTime(pid: number | "self"): Promise<string | null> {
@@ -69,17 +73,17 @@ export async function startTime(pid: number | "self"): Promise<string | null> {
   }
 }
 
-function ownerOfThisProcess(): Promise<Omit<LockOwner, "token">> {
+function thisProcess(): Promise<LockOwner> {
   self ??= Promise.all([import("node:os"), startTime("self")])
-    .then(([os, start]) => ({ pid: process.pid, host: os.hostname(), start }));
+    .then(([os, start]) => ({ pid: process.pid, host: os.hostname(), start, token: crypto.randomUUID() }));
   return self;
 }
 
 /** Whether the owner named by a lock file is certainly dead (its lock may be taken over). */
-export async function ownerIsDead(owner: LockOwner): Promise<boolean> {
-  const me = await ownerOfThisProcess();
+async function ownerIsDead(owner: LockOwner): Promise<boolean> {
+  const me = await thisProcess();
   if (owner.host !== me.host) return false;
-  if (owner.pid === me.pid && owner.start === me.start) return !held.has(owner.token);
+  if (owner.pid === me.pid && owner.start === me.start) return owner.token !== me.token;
   try {
     process.kill(owner.pid, 0);
   } catch (error) {
@@ -124,10 +128,12 @@ function sleep(ms: number): Promise<void> {
 /** One lock: the directory `dir`. */
 export class FileLock {
   readonly #dir: string;
+  readonly #root: string;
 
-  /** The lock whose files live in `dir` (created when a writer needs it). */
+  /** The lock whose files live in `dir` (created when needed), its owner files in the parent directory. */
   constructor(dir: string) {
     this.#dir = dir;
+    this.#root = dir.slice(0, dir.lastIndexOf("/"));
   }
 
   /**
@@ -136,29 +142,21 @@ export class FileLock {
    * has nothing to exclude and gets a release that does nothing.
    */
   async acquire(exclusive: boolean): Promise<() => Promise<void>> {
-    const token = crypto.randomUUID();
-    const stamp = JSON.stringify({ ...await ownerOfThisProcess(), token });
-    held.add(token);
-    try {
-      return exclusive ? await this.#write(token, stamp) : await this.#read(token, stamp);
-    } catch (error) {
-      held.delete(token);
-      throw error;
-    }
+    return exclusive ? await this.#write() : await this.#read();
   }
 
   /**
-   * Creates the lock file `path`: `false` when it exists. A missing lock
-   * directory is made; a missing parent too when `parents` (a writer), else
-   * the answer is `null` (the whole directory was dropped).
+   * Links this process's owner file as `name`: `false` when that exists.
+   * A missing owner file or lock directory is made; a missing parent too
+   * when `parents` (a writer), else the answer is `null` (the whole
+   * directory was dropped).
    */
-  async #create(path: string, stamp: string, parents: boolean): Promise<boolean | null> {
+  async #link(name: string, parents: boolean): Promise<boolean | null> {
+    const owner = `${this.#root}/owner-${(await thisProcess()).token}`;
     for (;;) {
       try {
-        await createExclusive(path, stamp);
-        return true;
+        return await linkIfAbsent(owner, `${this.#dir}/${name}`);
       } catch (error) {
-        if (isAlreadyExists(error)) return false;
         if (!isNotFound(error)) throw error;
       }
       try {
@@ -167,18 +165,29 @@ export class FileLock {
         if (isNotFound(error)) return null;
         throw error;
       }
+      if (await lstatOrNull(owner) === null) await this.#writeOwner(owner);
     }
   }
 
-  async #write(token: string, stamp: string): Promise<() => Promise<void>> {
-    const path = `${this.#dir}/w`;
-    for (let wait = 1; !await this.#create(path, stamp, true); wait = Math.min(wait * 2, MAX_BACKOFF_MS)) {
-      if (!await this.#takeOverWriter(stamp)) await sleep(wait);
+  /** Writes this process's owner file, and removes those of dead processes. */
+  async #writeOwner(path: string): Promise<void> {
+    try {
+      await createExclusive(path, JSON.stringify(await thisProcess()));
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
     }
-    const release = async () => {
-      held.delete(token);
-      await removeIfPresent(path);
-    };
+    for (const { name } of await listDir(this.#root)) {
+      if (!name.startsWith("owner-") || `${this.#root}/${name}` === path) continue;
+      if ((await lockFileState(`${this.#root}/${name}`))?.dead) await removeIfPresent(`${this.#root}/${name}`);
+    }
+  }
+
+  async #write(): Promise<() => Promise<void>> {
+    const path = `${this.#dir}/w`;
+    for (let wait = 1; !await this.#link("w", true); wait = Math.min(wait * 2, MAX_BACKOFF_MS)) {
+      if (!await this.#takeOverWriter()) await sleep(wait);
+    }
+    const release = () => removeIfPresent(path);
     try {
       for (let wait = 1; await this.#liveReaders(); wait = Math.min(wait * 2, MAX_BACKOFF_MS)) await sleep(wait);
     } catch (error) {
@@ -188,18 +197,15 @@ export class FileLock {
     return release;
   }
 
-  async #read(token: string, stamp: string): Promise<() => Promise<void>> {
-    const path = `${this.#dir}/r-${token}`;
-    const release = async () => {
-      held.delete(token);
-      await removeIfPresent(path);
-    };
+  async #read(): Promise<() => Promise<void>> {
+    const name = `r-${(await thisProcess()).token}-${readers++}`;
+    const release = () => removeIfPresent(`${this.#dir}/${name}`);
     for (let wait = 1;; wait = Math.min(wait * 2, MAX_BACKOFF_MS)) {
-      const created = await this.#create(path, stamp, false);
-      if (created === null) return () => Promise.resolve(void held.delete(token));
+      const linked = await this.#link(name, false);
+      if (linked === null) return () => Promise.resolve();
       if (await lstatOrNull(`${this.#dir}/w`) === null) return release;
-      await removeIfPresent(path);
-      if (!await this.#takeOverWriter(stamp)) await sleep(wait);
+      await release();
+      if (!await this.#takeOverWriter()) await sleep(wait);
     }
   }
 
@@ -216,13 +222,13 @@ export class FileLock {
   }
 
   /** Removes `w` when its owner is dead, under the takeover guard; `true` if it did (retry at once). */
-  async #takeOverWriter(stamp: string): Promise<boolean> {
+  async #takeOverWriter(): Promise<boolean> {
     const path = `${this.#dir}/w`;
     const state = await lockFileState(path);
     if (state === null) return true;
     if (!state.dead) return false;
     const guard = `${path}.takeover`;
-    if (!await this.#create(guard, stamp, false)) {
+    if (!await this.#link("w.takeover", false)) {
       if ((await lockFileState(guard))?.dead) await removeIfPresent(guard);
       return false;
     }
