@@ -26,12 +26,13 @@
  *   type KvStore,
  *   type KvTransaction,
  *   matchesQuery,
+ *   type StoredRun,
  * } from "./backend.ts";
- * import type { BaseStorageOptions, RunRecord, SessionMode, StorageCapabilities } from "./mod.ts";
+ * import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "./mod.ts";
  *
  * interface Data<M extends SessionMode> {
  *   records: Map<string, KvRecord<M>>;
- *   runs: Map<string, RunRecord[]>;
+ *   runs: Map<string, StoredRun[]>;
  * }
  *
  * class MapStore<M extends SessionMode> implements KvStore<M> {
@@ -75,15 +76,14 @@
  *     get: (id) => Promise.resolve(structuredClone(data.records.get(id) ?? null)),
  *     put: (record) => Promise.resolve(void data.records.set(record.session.sessionId, structuredClone(record))),
  *     delete: (id) => Promise.resolve(void (data.records.delete(id), data.runs.delete(id))),
- *     runs: (record, { afterSeq, order, limit }) => {
- *       const all = log(record.session.sessionId).slice(0, record.runCount);
- *       const rows = order === "asc"
- *         ? all.filter((r) => afterSeq === null || r.seq > afterSeq)
- *         : all.filter((r) => afterSeq === null || r.seq < afterSeq).reverse();
- *       return Promise.resolve(structuredClone(rows.slice(0, limit)));
+ *     runs: (record, { seqAbove, seqBelow, order, limit }) => {
+ *       const rows = log(record.session.sessionId).slice(0, record.runCount)
+ *         .filter((r) => (seqAbove === null || r.seq > seqAbove) && (seqBelow === null || r.seq < seqBelow));
+ *       return Promise.resolve(structuredClone((order === "asc" ? rows : rows.reverse()).slice(0, limit)));
  *     },
- *     appendRuns: (id, runCount, runs) =>
- *       Promise.resolve(void data.runs.set(id, [...log(id).slice(0, runCount), ...structuredClone(runs)])),
+ *     // Keeps the first `keep` runs (an edit cuts the rest), then the new ones.
+ *     appendRuns: (id, keep, runs) =>
+ *       Promise.resolve(void data.runs.set(id, [...log(id).slice(0, keep), ...structuredClone(runs)])),
  *     replaceRuns: (id, runs) => Promise.resolve(void data.runs.set(id, structuredClone(runs))),
  *   };
  * }
@@ -100,6 +100,8 @@
  * await storage.appendRuns("s1", [{ input: "hi" }], { userId: "ada" });
  * assert.equal((await storage.read("s1"))?.version, 2);
  * assert.deepEqual((await storage.getRuns("s1", { userId: "ada" })).runs.map((r) => r.run), [{ input: "hi" }]);
+ * await storage.putRun("s1", { seq: 1 }, { input: "hello" }, { userId: "ada" }); // edits come from the engine too
+ * assert.deepEqual((await storage.getRun("s1", "none")), null);
  * ```
  *
  * @module
@@ -108,10 +110,14 @@ export * from "./session/base.ts";
 export type {
   AppendContext,
   ChangeContext,
+  EditContext,
   ImportConflict,
+  NewRun,
+  RunEdit,
   RunQuery,
   SessionDriver,
   SessionKey,
+  StoredRun,
   WriteContext,
 } from "./session/driver.ts";
 export { KvEngine, type KvRecord, type KvStore, type KvTransaction, type RunRange } from "./engines/kv.ts";

@@ -27,6 +27,7 @@ export * from "./session/types.ts";
 export {
   ConflictError,
   CorruptRecordError,
+  RunConflictError,
   SessionNotFoundError,
   StorageError,
   type StorageErrorOptions,
@@ -52,3 +53,5 @@ export {
   type KeyRangeStatic,
 } from "./backends/indexeddb.ts";
 export { openStorage, type OpenStorageOptions, STORAGE_URL_FORMS, type StorageOf } from "./backends/open.ts";
+export { toJsonValue } from "./session/to_json.ts";
+export type { ContentSchemas, StandardResult, StandardSchema } from "./session/standard_schema.ts";

@@ -8,7 +8,8 @@ import { BaseSessionStorage } from "../session/base.ts";
 import { compareSessions, isExpired, type ListQuery, matchesQuery } from "../session/list.ts";
 import { cloneJson } from "../session/_json.ts";
 import { KvEngine, type KvRecord, type KvStore, type KvTransaction, type RunRange } from "../engines/kv.ts";
-import type { BaseStorageOptions, RunRecord, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
+import type { StoredRun } from "../session/driver.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, SessionOf, StorageCapabilities } from "../session/types.ts";
 
 /** Options of {@linkcode MemoryStorage}. */
 export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageOptions<M>;
@@ -18,6 +19,7 @@ export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageO
  * tests and as the model of the contract.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example Save and read back
  * ```ts
@@ -30,7 +32,8 @@ export type MemoryStorageOptions<M extends SessionMode = "agent"> = BaseStorageO
  * assert.deepEqual(session?.memory, { turns: 1 });
  * ```
  */
-export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class MemoryStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Batches are all or nothing; nothing is shared between processes. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: false, persistent: false };
 
@@ -44,7 +47,7 @@ export class MemoryStorage<M extends SessionMode = "agent"> extends BaseSessionS
 class MemoryKvStore<M extends SessionMode> implements KvStore<M> {
   readonly #mode: M;
   #records = new Map<string, KvRecord<M>>();
-  #runs = new Map<string, RunRecord[]>();
+  #runs = new Map<string, StoredRun[]>();
   /** Write transactions run one after another (their work awaits between reads and writes). */
   #writer: Promise<unknown> = Promise.resolve();
 
@@ -69,7 +72,7 @@ class MemoryKvStore<M extends SessionMode> implements KvStore<M> {
 
   async #run<T>(mode: "readonly" | "readwrite", work: (tx: KvTransaction<M>) => Promise<T>): Promise<T> {
     const records = new Map<string, KvRecord<M> | null>();
-    const runs = new Map<string, RunRecord[]>();
+    const runs = new Map<string, StoredRun[]>();
     const tx: KvTransaction<M> = {
       get: (id) => {
         const record = records.has(id) ? records.get(id)! : this.#records.get(id) ?? null;
@@ -85,6 +88,10 @@ class MemoryKvStore<M extends SessionMode> implements KvStore<M> {
         return Promise.resolve();
       },
       runs: (record, range) => Promise.resolve(cloneJson(slice(this.#logOf(record.session.sessionId, runs), range))),
+      runByKey: (record, key) => {
+        const found = this.#logOf(record.session.sessionId, runs).find((r) => r.key === key);
+        return Promise.resolve(found === undefined ? null : cloneJson(found));
+      },
       appendRuns: (id, runCount, added) => {
         runs.set(id, [...this.#logOf(id, runs).slice(0, runCount), ...cloneJson(added)]);
         return Promise.resolve();
@@ -108,7 +115,7 @@ class MemoryKvStore<M extends SessionMode> implements KvStore<M> {
     return result;
   }
 
-  #logOf(id: string, staged: Map<string, RunRecord[]>): RunRecord[] {
+  #logOf(id: string, staged: Map<string, StoredRun[]>): StoredRun[] {
     return staged.get(id) ?? this.#runs.get(id) ?? [];
   }
 
@@ -137,10 +144,8 @@ class MemoryKvStore<M extends SessionMode> implements KvStore<M> {
   }
 }
 
-function slice(log: RunRecord[], range: RunRange): RunRecord[] {
-  const after = range.afterSeq;
-  const rows = range.order === "asc"
-    ? log.filter((r) => after === null || r.seq > after)
-    : log.filter((r) => after === null || r.seq < after).reverse();
-  return rows.slice(0, range.limit);
+function slice(log: StoredRun[], range: RunRange): StoredRun[] {
+  const { seqAbove, seqBelow } = range;
+  const rows = log.filter((r) => (seqAbove === null || r.seq > seqAbove) && (seqBelow === null || r.seq < seqBelow));
+  return (range.order === "asc" ? rows : rows.reverse()).slice(0, range.limit);
 }

@@ -9,25 +9,21 @@
 import type {
   AppendContext,
   ChangeContext,
+  EditContext,
   ImportConflict,
+  NewRun,
+  RunEdit,
   RunQuery,
   SessionDriver,
   SessionKey,
+  StoredRun,
   WriteContext,
 } from "../session/driver.ts";
-import { ConflictError, SessionNotFoundError } from "../session/errors.ts";
+import { ConflictError, RunConflictError, SessionNotFoundError } from "../session/errors.ts";
 import { isExpired, type ListQuery } from "../session/list.ts";
 import type { SessionContent } from "../session/parse.ts";
 import { applyUpsert, checkWrite } from "../session/stamp.ts";
-import type {
-  AppendRunsResult,
-  ImportResult,
-  JsonObject,
-  RunRecord,
-  SessionExport,
-  SessionMode,
-  SessionOf,
-} from "../session/types.ts";
+import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, SessionOf } from "../session/types.ts";
 
 /** A stored session and the length of its run log. */
 export interface KvRecord<M extends SessionMode> {
@@ -39,8 +35,10 @@ export interface KvRecord<M extends SessionMode> {
 
 /** A range of a run log, by `seq`. */
 export interface RunRange {
-  /** Start strictly after this `seq` (in `order`), or at the start when `null`. */
-  afterSeq: number | null;
+  /** Only runs with `seq` greater than this, or no lower bound when `null`. */
+  seqAbove: number | null;
+  /** Only runs with `seq` less than this, or no upper bound when `null`. */
+  seqBelow: number | null;
   /** Direction by `seq`. */
   order: "asc" | "desc";
   /** At most this many runs. */
@@ -60,11 +58,16 @@ export interface KvTransaction<M extends SessionMode> {
   /** Removes the session and its run log. */
   delete(sessionId: string): Promise<void>;
   /** The runs of `record` in `range` (only seqs `1..record.runCount` exist). */
-  runs(record: KvRecord<M>, range: RunRange): Promise<RunRecord[]>;
-  /** Adds runs after the existing `runCount` ones (their seqs continue the log). */
-  appendRuns(sessionId: string, runCount: number, runs: RunRecord[]): Promise<void>;
+  runs(record: KvRecord<M>, range: RunRange): Promise<StoredRun[]>;
+  /** The run of `record` stored under `key` (a store without a key index may leave this out: the engine then scans). */
+  runByKey?(record: KvRecord<M>, key: string): Promise<StoredRun | null>;
+  /**
+   * Keeps the first `keep` runs and stores `runs` after them (their seqs
+   * continue from `keep`); runs numbered after `keep` that exist are removed.
+   */
+  appendRuns(sessionId: string, keep: number, runs: StoredRun[]): Promise<void>;
   /** Replaces the whole run log (empty for a session created afresh). */
-  replaceRuns(sessionId: string, runs: RunRecord[]): Promise<void>;
+  replaceRuns(sessionId: string, runs: StoredRun[]): Promise<void>;
 }
 
 /** The primitives a key-value backend supplies to {@linkcode KvEngine}. */
@@ -94,6 +97,9 @@ export interface KvStore<M extends SessionMode> {
 
 /** How many expired sessions `purge` deletes per transaction. */
 const PURGE_BATCH = 100;
+
+/** Runs read per step when a store without a key index looks for a key. */
+const KEY_SCAN_PAGE = 200;
 
 /**
  * {@linkcode SessionDriver} over a {@linkcode KvStore}: the write rules,
@@ -167,33 +173,112 @@ export class KvEngine<M extends SessionMode> implements SessionDriver<M> {
     return this.#store.scan(query);
   }
 
-  /** Appends runs numbered after the log and bumps the session's version. */
-  appendRuns(sessionId: string, runs: JsonObject[], context: AppendContext): Promise<AppendRunsResult> {
+  /** Appends runs (skipping keyed replays) and applies the patch, creating the session when asked to. */
+  appendRuns(sessionId: string, runs: NewRun[], context: AppendContext): Promise<AppendRunsResult> {
     return this.#store.transact("readwrite", [sessionId], async (tx) => {
-      const record = live(await tx.get(sessionId), context.liveAfter);
-      if (record === null) throw new SessionNotFoundError(sessionId);
-      checkWrite(sessionId, record.session, context.userId, context.expectedVersion);
-      const records = runs.map((run, i) => ({ seq: record.runCount + i + 1, createdAt: context.now, run }));
+      let record = live(await tx.get(sessionId), context.liveAfter);
+      let session: SessionOf<M>;
+      const created = record === null;
+      if (record === null) {
+        if (context.create === undefined) throw new SessionNotFoundError(sessionId);
+        const content = context.create as SessionContent<M>;
+        session = applyUpsert(null, content, context.expectedVersion, context.now);
+        await tx.replaceRuns(sessionId, []);
+        record = { session, runCount: 0 };
+      } else {
+        checkWrite(sessionId, record.session, context.userId, context.expectedVersion);
+        session = {
+          ...record.session,
+          ...context.patch as Partial<SessionOf<M>>,
+          ...bump(record.session, context.now),
+        };
+      }
+      const fresh: NewRun[] = [];
+      for (const run of runs) {
+        const stored = run.key === null ? null : await this.#runByKey(tx, record, run.key);
+        if (stored === null) fresh.push(run);
+        else if (stored.digest !== run.digest) {
+          throw new RunConflictError(
+            sessionId,
+            record.session.version,
+            `key ${JSON.stringify(run.key)} holds another run`,
+            run.key,
+          );
+        }
+      }
+      if (!created && fresh.length === 0) return { version: record.session.version, runCount: record.runCount }; // a replay
+      const records = numbered(fresh, record.runCount, context.now);
       await tx.appendRuns(sessionId, record.runCount, records);
-      const session = { ...record.session, ...bump(record.session, context.now) };
       const runCount = record.runCount + records.length;
       await tx.put({ session, runCount });
       return { version: session.version, runCount };
     });
   }
 
-  /** The first `query.limit + 1` runs after the cursor, of a live session of the user. */
-  getRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
+  /** Rewrites the log after `edit.keepThrough` at the expected version. */
+  editRuns(sessionId: string, edit: RunEdit, context: EditContext): Promise<AppendRunsResult> {
+    return this.#store.transact("readwrite", [sessionId], async (tx) => {
+      const record = live(await tx.get(sessionId), context.liveAfter);
+      if (record === null) throw new SessionNotFoundError(sessionId);
+      checkWrite(sessionId, record.session, context.userId, context.expectedVersion);
+      const keep = Math.min(edit.keepThrough, record.runCount);
+      for (const run of edit.add) {
+        const stored = run.key === null ? null : await this.#runByKey(tx, record, run.key);
+        if (stored !== null && stored.seq <= keep) {
+          throw new RunConflictError(
+            sessionId,
+            record.session.version,
+            `key ${JSON.stringify(run.key)} is held by run ${stored.seq}`,
+            run.key,
+          );
+        }
+      }
+      const records = numbered(edit.add, keep, context.now);
+      await tx.appendRuns(sessionId, keep, records);
+      const session = { ...record.session, ...bump(record.session, context.now) };
+      const runCount = keep + records.length;
+      await tx.put({ session, runCount });
+      return { version: session.version, runCount };
+    });
+  }
+
+  /** The runs in the query's seq bounds, of a live session of the user. */
+  getRuns(sessionId: string, query: RunQuery): Promise<StoredRun[]> {
     return this.#store.transact("readonly", [sessionId], async (tx) => {
       const record = owned(await tx.get(sessionId), query);
       if (record === null) return [];
-      return await tx.runs(record, { afterSeq: query.afterSeq, order: query.order, limit: query.limit + 1 });
+      const { seqAbove, seqBelow, order } = query;
+      return await tx.runs(record, { seqAbove, seqBelow, order, limit: query.limit + 1 });
     });
+  }
+
+  /** The run under `key`, of a live session of the user. */
+  getRun(
+    sessionId: string,
+    key: string,
+    query: { userId?: string; liveAfter: number | null },
+  ): Promise<StoredRun | null> {
+    return this.#store.transact("readonly", [sessionId], async (tx) => {
+      const record = owned(await tx.get(sessionId), query);
+      return record === null ? null : await this.#runByKey(tx, record, key);
+    });
+  }
+
+  /** Through the store's key index, or a scan of the log from its end. */
+  async #runByKey(tx: KvTransaction<M>, record: KvRecord<M>, key: string): Promise<StoredRun | null> {
+    if (tx.runByKey) return await tx.runByKey(record, key);
+    for (let below: number | null = null;;) {
+      const page = await tx.runs(record, { seqAbove: null, seqBelow: below, order: "desc", limit: KEY_SCAN_PAGE });
+      const found = page.find((r) => r.key === key);
+      if (found) return found;
+      if (page.length < KEY_SCAN_PAGE) return null;
+      below = page[page.length - 1]!.seq;
+    }
   }
 
   /** Checks every entry against what is stored, then writes them all in one transaction. */
   importSessions(
-    entries: SessionExport<SessionOf<M>>[],
+    entries: SessionExport<SessionOf<M>, StoredRun>[],
     onConflict: ImportConflict,
     liveAfter: number | null,
   ): Promise<ImportResult> {
@@ -245,6 +330,16 @@ export class KvEngine<M extends SessionMode> implements SessionDriver<M> {
   close(): Promise<void> {
     return this.#store.close();
   }
+}
+
+function numbered(runs: NewRun[], after: number, now: number): StoredRun[] {
+  return runs.map((r, i) => ({
+    seq: after + i + 1,
+    key: r.key,
+    digest: r.digest,
+    createdAt: r.createdAt ?? now,
+    run: r.run,
+  }));
 }
 
 function live<M extends SessionMode>(record: KvRecord<M> | null, liveAfter: number | null): KvRecord<M> | null {

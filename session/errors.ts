@@ -131,3 +131,27 @@ export class CorruptRecordError extends StorageError {
     this.location = location;
   }
 }
+
+/**
+ * A run-log write met another run than the caller expected: a key already
+ * stored with other content (or held by a run an edit keeps), or a tail that
+ * changed since it was read. Nothing was written.
+ */
+export class RunConflictError extends ConflictError {
+  /** The key in question, or `null` when the tail changed. */
+  readonly key: string | null;
+
+  /** Creates the error for `sessionId` at `version`, saying what differed. */
+  constructor(
+    sessionId: string,
+    version: number,
+    detail: string,
+    key: string | null = null,
+    options?: StorageErrorOptions,
+  ) {
+    super(sessionId, version, version, options);
+    this.message = `Run conflict on session ${JSON.stringify(sessionId)}: ${detail}`;
+    this.name = "RunConflictError";
+    this.key = key;
+  }
+}

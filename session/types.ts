@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { ContentSchemas } from "./standard_schema.ts";
+
 /** A session's kind. Storages of different modes never see each other's sessions. */
 export type SessionMode = "agent" | "team" | "workflow";
 
@@ -75,6 +77,9 @@ export interface WorkflowSession extends SessionBase {
 /** Any session. */
 export type Session = AgentSession | TeamSession | WorkflowSession;
 
+/** A session of any mode whose content may be typed (see {@linkcode TypedSession}). */
+export type SessionLike = Omit<SessionBase, "memory" | "sessionData"> & { memory: unknown; sessionData: unknown };
+
 /** The session type of a mode. */
 export type SessionOf<M extends SessionMode> = {
   agent: AgentSession;
@@ -90,6 +95,19 @@ export type SessionOf<M extends SessionMode> = {
 export type SessionInputOf<M extends SessionMode> =
   & { sessionId: string }
   & Partial<Omit<SessionOf<M>, "sessionId">>;
+
+/**
+ * A mode's session whose `memory` holds `Memory` and `sessionData` holds
+ * `Data` (JSON objects by default): what a typed storage returns.
+ */
+export type TypedSession<M extends SessionMode, Memory = JsonObject, Data = JsonObject> = M extends SessionMode
+  ? Omit<SessionOf<M>, "memory" | "sessionData"> & { memory: Memory | null; sessionData: Data | null }
+  : never;
+
+/** What a typed storage's `upsert` takes: {@linkcode SessionInputOf} with typed `memory` and `sessionData`. */
+export type TypedInput<M extends SessionMode, Memory = JsonObject, Data = JsonObject> = M extends SessionMode
+  ? { sessionId: string } & Partial<Omit<TypedSession<M, Memory, Data>, "sessionId">>
+  : never;
 
 /** Upsert input of mode `agent`. */
 export type AgentSessionInput = SessionInputOf<"agent">;
@@ -172,20 +190,69 @@ export interface RecentOptions extends SessionFilter {
   limit?: number;
 }
 
-/** One run (a turn of the conversation) in a session's append-only run log. */
-export interface RunRecord {
-  /** Position in the log: 1 for the first run, +1 for each next one. */
+/** One run (a turn of the conversation, a message) in a session's run log. */
+export interface RunRecord<R = JsonObject> {
+  /** Position in the log: 1 for the first run, +1 for each next one; contiguous (an edit reuses the seqs it removed). */
   seq: number;
   /** Epoch milliseconds when it was appended. */
   createdAt: number;
+  /** The caller's key (e.g. a message id), unique within the session; `null` when none was given. */
+  key: string | null;
   /** The run itself. */
-  run: JsonObject;
+  run: R;
 }
 
+/** A run as `importSessions` takes it: an export's run, whose `key` older exports leave out. */
+export type RunRecordInput<R = JsonObject> = Omit<RunRecord<R>, "key"> & { key?: string | null };
+
 /** Options of `appendRuns`. */
-export interface AppendRunsOptions extends UserOption {
+export interface AppendRunsOptions<S extends SessionLike = Session> extends UserOption {
   /** Append only if the session's version equals this, else `ConflictError`. */
   expectedVersion?: number;
+  /**
+   * One key (or `null`) per run, unique within the session. A run whose key is
+   * already stored with equal content is skipped; with other content the call
+   * is a `RunKeyConflictError`. When every run is skipped the call is a replay
+   * and writes nothing (not even `patch`).
+   */
+  keys?: (string | null)[];
+  /** Session fields to change in the same atomic write (not `sessionId` or `userId`). */
+  patch?: SessionPatch<S>;
+  /** Create the session (owned by `userId`, with `patch`'s fields) when it is absent or expired. */
+  create?: boolean;
+}
+
+/** Fields a `patch` (or `appendRuns`' `patch`) may change: everything the caller sets but the ids of the session and its user. */
+export type SessionPatch<S extends SessionLike = Session> = Partial<
+  Omit<S, "sessionId" | "userId" | "createdAt" | "updatedAt" | "version">
+>;
+
+/** Where a run is: by `seq` or by key. */
+export type RunAddress = { seq: number } | { key: string };
+
+/** Options of the run-log edits (`putRun`, `truncateRuns`, `popRun`, `replaceRuns`) and `patch`. */
+export interface EditOptions extends UserOption {
+  /** Edit only if the session's version equals this, else `ConflictError`. */
+  expectedVersion?: number;
+}
+
+/** Options of `update`. */
+export interface UpdateOptions extends UserOption {
+  /**
+   * How many times to read again and re-apply the function after a `ConflictError`; the last conflict is thrown.
+   * @default {5}
+   */
+  retries?: number;
+}
+
+/** What `replaceRuns` takes. */
+export interface ReplaceRunsInput<R = JsonObject> {
+  /** The tail as the caller read it (from some seq to the end); empty for "at the end". */
+  expectedSuffix: RunRecord<R>[];
+  /** The runs that take its place. */
+  replacement: R[];
+  /** One key (or `null`) per replacement run. */
+  keys?: (string | null)[];
 }
 
 /** What `appendRuns` returns. */
@@ -198,6 +265,12 @@ export interface AppendRunsResult {
 
 /** Options of `getRuns`. */
 export interface GetRunsOptions extends UserOption {
+  /** Only runs with a greater `seq`. */
+  after?: number;
+  /** Only runs with a smaller `seq`. */
+  before?: number;
+  /** The last `last` runs (before `before` when given), in chronological order; not with `after`, `order`, `limit` or `cursor`. */
+  last?: number;
   /**
    * Page size, 1–1000.
    * @default {100}
@@ -213,19 +286,19 @@ export interface GetRunsOptions extends UserOption {
 }
 
 /** One page of `getRuns`. */
-export interface RunPage {
+export interface RunPage<R = JsonObject> {
   /** The runs of this page, in order. */
-  runs: RunRecord[];
+  runs: RunRecord<R>[];
   /** Pass as `cursor` for the next page; `null` when this page reached the end. */
   nextCursor: string | null;
 }
 
 /** A session with its run log, as `export` writes it and `importSessions` takes it. */
-export interface SessionExport<S extends Session = Session> {
+export interface SessionExport<S extends SessionLike = Session, R extends RunRecordInput<unknown> = RunRecord> {
   /** The session, with its `createdAt`, `updatedAt` and `version`. */
   session: S;
-  /** Its runs, `seq` 1, 2, 3, … */
-  runs: RunRecord[];
+  /** Its runs, `seq` 1, 2, 3, … (`key` may be omitted in older exports: `null`). */
+  runs: R[];
 }
 
 /** Options of `importSessions`. */
@@ -262,8 +335,9 @@ export interface StorageCapabilities {
  *
  * @typeParam S The session type of the storage's mode.
  * @typeParam I The upsert input type of the storage's mode.
+ * @typeParam R What a run holds.
  */
-export interface SessionStorage<S extends Session = Session, I = unknown> {
+export interface SessionStorage<S extends SessionLike = Session, I = unknown, R = JsonObject> {
   /** The mode of the sessions held here. */
   readonly mode: SessionMode;
   /** Name of the backend, used in error messages. */
@@ -295,16 +369,30 @@ export interface SessionStorage<S extends Session = Session, I = unknown> {
    * version once, atomically; ownership and `expectedVersion` as in `upsert`.
    * Throws `SessionNotFoundError` when the session is absent or expired.
    */
-  appendRuns(sessionId: string, runs: JsonObject[], options?: AppendRunsOptions): Promise<AppendRunsResult>;
+  appendRuns(sessionId: string, runs: R[], options?: AppendRunsOptions<S>): Promise<AppendRunsResult>;
   /** A page of the session's runs by `seq`; empty when the session is absent, expired or another user's. */
-  getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage>;
+  getRuns(sessionId: string, options?: GetRunsOptions): Promise<RunPage<R>>;
+  /** The run stored under `key`, or `null` (also when the session is absent, expired or another user's). */
+  getRun(sessionId: string, key: string, options?: UserOption): Promise<RunRecord<R> | null>;
+  /** Replaces one run (its key and `seq` stay), bumping the version; `SessionNotFoundError` when absent. */
+  putRun(sessionId: string, at: RunAddress, run: R, options?: EditOptions): Promise<AppendRunsResult>;
+  /** Removes every run after `at` (a regenerate); `at: { seq: 0 }` empties the log. */
+  truncateRuns(sessionId: string, at: RunAddress, options?: EditOptions): Promise<AppendRunsResult>;
+  /** Removes and returns the last run, or `null` when the log is empty. */
+  popRun(sessionId: string, options?: EditOptions): Promise<RunRecord<R> | null>;
+  /** Swaps the tail for `replacement` only if the tail still is `expectedSuffix` (else `ConflictError`). */
+  replaceRuns(sessionId: string, input: ReplaceRunsInput<R>, options?: EditOptions): Promise<AppendRunsResult>;
+  /** Changes only the given fields, version-checked; `SessionNotFoundError` when absent. */
+  patch(sessionId: string, fields: SessionPatch<S>, options?: EditOptions): Promise<S>;
+  /** Reads, applies `fn` (given `null` when absent), writes with `expectedVersion`, and retries on `ConflictError`. */
+  update(sessionId: string, fn: (session: S | null) => I | Promise<I>, options?: UpdateOptions): Promise<S>;
   /**
    * Writes sessions exactly as given (`createdAt`, `updatedAt`, `version`
    * kept) with their runs: a restore, for backups and copies between
    * backends. Ownership is not checked. All or nothing where
    * `capabilities.atomicBatch`.
    */
-  importSessions(entries: SessionExport<S>[], options?: ImportOptions): Promise<ImportResult>;
+  importSessions(entries: SessionExport<S, RunRecordInput<R>>[], options?: ImportOptions): Promise<ImportResult>;
   /** Deletes sessions not written for `ttlMs`, with their runs; returns how many. `0` without `ttlMs`. */
   purgeExpired(): Promise<number>;
   /** Removes this storage's data (its table, directory, key prefix or object store) and nothing else. */
@@ -335,4 +423,10 @@ export interface BaseStorageOptions<M extends SessionMode = "agent"> {
    * stay queryable. An AES-GCM `CryptoKey`, or 16, 24 or 32 raw key bytes.
    */
   encryptionKey?: CryptoKey | Uint8Array;
+  /**
+   * Validators (Standard Schema: zod 4, valibot, arktype …) for `memory`,
+   * `sessionData` and runs, applied on write and on read; their issues are
+   * `ValidationError`s with the path.
+   */
+  schemas?: ContentSchemas;
 }

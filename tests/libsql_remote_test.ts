@@ -50,10 +50,28 @@ Deno.test("LibsqlStorage over HTTP: one request per read, upsert, list page, ren
     await count("getRecentSessions", () => storage.getRecentSessions());
     await count("rename", () => storage.renameSession("s2", "x"));
     await count("appendRuns", () => storage.appendRuns("s2", [{ n: 1 }], { userId: "u2" }));
+    const turn = {
+      userId: "u9",
+      keys: ["m1", "m2"],
+      patch: { memory: { summary: "hi" }, sessionName: "chat" },
+      create: true,
+    };
+    await count(
+      "appendRuns creating the session, keyed, with a patch",
+      () => storage.appendRuns("new-chat", [{ role: "user" }, { role: "assistant" }], turn),
+    );
+    await count(
+      "appendRuns keyed replay",
+      () => storage.appendRuns("new-chat", [{ role: "user" }, { role: "assistant" }], turn),
+    );
+    await count("getRun", () => storage.getRun("new-chat", "m2"));
     await count("getRuns", () => storage.getRuns("s2"));
     await count("delete", () => storage.deleteSession("s3"));
     console.log("libsql over HTTP, requests per operation:", JSON.stringify(counts));
     for (const [name, n] of Object.entries(counts)) assert.equal(n, 1, name);
+    const chat = await storage.read("new-chat");
+    assert.deepEqual([chat?.version, chat?.sessionName, chat?.memory], [1, "chat", { summary: "hi" }]);
+    assert.deepEqual((await storage.getRuns("new-chat")).runs.map((r) => r.key), ["m1", "m2"]);
   }));
 
 Deno.test("LibsqlStorage over HTTP: a wrong token or an unreachable server is a thrown StorageError", () =>
@@ -94,6 +112,21 @@ Deno.test("LibsqlStorage over HTTP: a write whose reply is lost and which is re-
       const appended = await lose("lost-append", () => storage.appendRuns("lost-append", [{ n: 1 }]));
       assert.deepEqual(appended, { version: 2, runCount: 1 });
       assert.deepEqual((await direct.getRuns("lost-append")).runs.map((r) => r.run), [{ n: 1 }]);
+      // A turn that creates its session, with keys and a patch, runs once; so does an edit.
+      const turn = await lose(
+        "lost-turn",
+        () =>
+          storage.appendRuns("lost-turn", [{ n: 1 }, { n: 2 }], {
+            keys: ["a", "b"],
+            patch: { sessionName: "t" },
+            create: true,
+          }),
+      );
+      assert.deepEqual(turn, { version: 1, runCount: 2 });
+      // (the edit's reads go first; its write is the request deleting runs after a seq)
+      const truncated = await lose("AND seq > ?", () => storage.truncateRuns("lost-turn", { key: "a" }));
+      assert.deepEqual(truncated, { version: 2, runCount: 1 });
+      assert.deepEqual((await direct.getRuns("lost-turn")).runs.map((r) => r.key), ["a"]);
       // A batch returns each session's stamps.
       const many = await lose(
         "lost-many",

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
 import { openNative, STATEMENT_CACHE_SIZE } from "../backends/libsql/native_executor.ts";
+import { SqlEngine } from "../engines/sql/engine.ts";
 import { SqlRefusedError, type SqlValue } from "../engines/sql/executor.ts";
+import { sqliteDialect } from "../engines/sql/sqlite.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "../session/errors.ts";
 import { runConformance } from "./conformance/mod.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
@@ -36,6 +38,60 @@ Deno.test("LibsqlStorage create() migrates a version-1 table (no run log) with i
       ["ada", "kept", "a1", { turns: 3 }, 1000, 2000, 7],
     );
     assert.deepEqual(await storage.appendRuns("old", [{ turn: 4 }], { userId: "ada" }), { version: 8, runCount: 1 });
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("LibsqlStorage create() migrates a version-2 table (runs without keys) with its runs intact", async () => {
+  const dir = await tempDir("libsql-migrate2");
+  const url = `file:${dir.path}/v2.db`;
+  try {
+    // Version 2 of this project's layout, as released with the append-only run log.
+    const v2 = createClient({ url });
+    await v2.batch([
+      "CREATE TABLE agentstate_schema (table_name TEXT PRIMARY KEY NOT NULL, mode TEXT NOT NULL, version INTEGER NOT NULL, updated_at INTEGER NOT NULL)",
+      "INSERT INTO agentstate_schema VALUES ('agent_sessions', 'agent', 2, 0)",
+      "CREATE TABLE agent_sessions (session_id TEXT PRIMARY KEY NOT NULL, user_id TEXT, session_name TEXT, agent_id TEXT, team_session_id TEXT, memory TEXT, session_data TEXT, extra_data TEXT, agent_data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)",
+      `INSERT INTO agent_sessions VALUES ('old', 'ada', NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1000, 2000, 3)`,
+      "CREATE TABLE agent_sessions_runs (session_id TEXT NOT NULL, seq INTEGER NOT NULL, created_at INTEGER NOT NULL, run TEXT NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID",
+      "CREATE TRIGGER agent_sessions_runs_on_delete AFTER DELETE ON agent_sessions BEGIN DELETE FROM agent_sessions_runs WHERE session_id = OLD.session_id; END",
+      "CREATE TRIGGER agent_sessions_runs_on_restart AFTER UPDATE OF version ON agent_sessions WHEN NEW.version = 1 BEGIN DELETE FROM agent_sessions_runs WHERE session_id = NEW.session_id; END",
+      `INSERT INTO agent_sessions_runs VALUES ('old', 1, 1500, '{"n":1}'), ('old', 2, 1600, '{"n":2}')`,
+    ], "write");
+    v2.close();
+    await using storage = new LibsqlStorage({ url });
+    assert.equal(await storage.schemaVersion(), 2);
+    await storage.create();
+    assert.equal(await storage.schemaVersion(), LIBSQL_SCHEMA_VERSION);
+    assert.deepEqual((await storage.getRuns("old")).runs, [
+      { seq: 1, key: null, createdAt: 1500, run: { n: 1 } },
+      { seq: 2, key: null, createdAt: 1600, run: { n: 2 } },
+    ]);
+    const turn = { userId: "ada", keys: ["m3"] };
+    assert.deepEqual(await storage.appendRuns("old", [{ n: 3 }], turn), { version: 4, runCount: 3 });
+    assert.deepEqual(await storage.appendRuns("old", [{ n: 3 }], turn), { version: 4, runCount: 3 });
+    assert.equal((await storage.getRun("old", "m3"))?.seq, 3);
+  } finally {
+    await dir.remove();
+  }
+});
+
+Deno.test("LibsqlStorage: getRun reads one row through the unique key index, never scanning the log", async () => {
+  const dir = await tempDir("libsql-key-plan");
+  try {
+    await using storage = new LibsqlStorage({ url: `file:${dir.path}/plan.db` });
+    await storage.create();
+    const engine = new SqlEngine("agent", sqliteDialect("agent_sessions", "agent"), async () => {
+      return await openNative(`${dir.path}/plan.db`, 1000);
+    }, { schemaVersion: LIBSQL_SCHEMA_VERSION, clock: Date.now, idempotent: false, readOnly: false, local: true });
+    try {
+      const plan = (await engine.explainRunByKey()).join(" / ");
+      assert.match(plan, /SEARCH r USING (COVERING )?INDEX agent_sessions_runs_key \(session_id=\? AND key=\?\)/, plan);
+      assert.doesNotMatch(plan, /SCAN/, plan);
+    } finally {
+      await engine.close();
+    }
   } finally {
     await dir.remove();
   }

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStorage } from "../backends/memory.ts";
-import { ConflictError } from "../session/errors.ts";
+import type { JsonObject } from "../session/types.ts";
+import { ConflictError, ValidationError } from "../session/errors.ts";
 import type { AnyStorage, StoreTestInitializer } from "./conformance/mod.ts";
 
 const IDS = ["a", "b", "A", "a/b", "..", "*", "%", "é", "😀", "\uE000", "x y"];
@@ -20,6 +21,9 @@ const maybeUser = fc.option(fc.constantFrom("u1", "u2"), { nil: undefined });
 const json = fc.dictionary(fc.constantFrom("k", "list", "é"), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 })
   .map((v) => JSON.parse(JSON.stringify(v)));
 const version = fc.constantFrom("none", "right", "wrong", "zero") as fc.Arbitrary<Expectation>;
+const runKey = fc.constantFrom("k1", "k2", "k3");
+const runAt = fc.oneof(fc.record({ seq: fc.integer({ min: 1, max: 5 }) }), fc.record({ key: runKey }));
+const editVersion = fc.constantFrom("none", "right", "wrong") as fc.Arbitrary<Expectation>;
 type Expectation = "none" | "right" | "wrong" | "zero";
 
 /** One operation of a sequence. */
@@ -45,7 +49,21 @@ export type Op =
     limit: number;
   }
   | { op: "recent"; limit: number; userId?: string }
-  | { op: "append"; id: string; userId?: string; count: number; ev: Expectation }
+  | {
+    op: "append";
+    id: string;
+    userId?: string;
+    count: number;
+    ev: Expectation;
+    keys: (string | null)[];
+    create: boolean;
+    patch?: { memory: unknown };
+  }
+  | { op: "getRun"; id: string; key: string; userId?: string }
+  | { op: "putRun"; id: string; at: { seq: number } | { key: string }; value: number; userId?: string; ev: Expectation }
+  | { op: "truncate"; id: string; at: { seq: number } | { key: string }; userId?: string; ev: Expectation }
+  | { op: "pop"; id: string; userId?: string; ev: Expectation }
+  | { op: "lastRuns"; id: string; last: number; before?: number }
   | { op: "runs"; id: string; userId?: string; order: "asc" | "desc"; limit: number }
   | { op: "advance"; ms: number }
   | { op: "purge" }
@@ -108,12 +126,47 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
   },
   {
     weight: 2,
+    arbitrary: fc.integer({ min: 1, max: 3 }).chain((count) =>
+      fc.record({
+        op: fc.constant("append" as const),
+        id,
+        userId: maybeUser,
+        count: fc.constant(count),
+        ev: version,
+        keys: fc.uniqueArray(fc.option(runKey, { nil: null }), {
+          minLength: count,
+          maxLength: count,
+          selector: (k) => k ?? Math.random(),
+        }),
+        create: fc.boolean(),
+        patch: fc.option(fc.record({ memory: json }), { nil: undefined }),
+      }, { requiredKeys: ["op", "id", "count", "ev", "keys", "create"] })
+    ),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("getRun" as const), id, key: runKey, userId: maybeUser }) },
+  {
+    weight: 1,
     arbitrary: fc.record({
-      op: fc.constant("append" as const),
+      op: fc.constant("putRun" as const),
       id,
+      at: runAt,
+      value: fc.integer({ min: 0, max: 9 }),
       userId: maybeUser,
-      count: fc.integer({ min: 1, max: 3 }),
-      ev: version,
+      ev: editVersion,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant("truncate" as const), id, at: runAt, userId: maybeUser, ev: editVersion }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("pop" as const), id, userId: maybeUser, ev: editVersion }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("lastRuns" as const),
+      id,
+      last: fc.integer({ min: 1, max: 4 }),
+      before: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
     }),
   },
   {
@@ -133,6 +186,7 @@ const ops: fc.Arbitrary<Op> = fc.oneof(
 
 function failure(error: unknown): unknown {
   if (error instanceof ConflictError) return { error: error.name, expected: error.expected, actual: error.actual };
+  if (error instanceof ValidationError) return { error: error.name, message: error.message };
   return {
     error: (error as Error)?.name ?? String(error),
     message: error instanceof Error && error.name === "StorageError" ? error.message : undefined,
@@ -189,10 +243,21 @@ async function apply(storage: AnyStorage, op: Op, expected: number | undefined):
       );
     case "recent":
       return await settle(() => storage.getRecentSessions({ limit: op.limit, ...who(op.userId) }));
-    case "append":
-      return await settle(() =>
-        storage.appendRuns(op.id, Array.from({ length: op.count }, (_, i) => ({ i })), { ...who(op.userId), ...ev })
-      );
+    case "append": {
+      const runs = op.keys.map((key, i): JsonObject => key === null ? { i } : { key });
+      const extra = { keys: op.keys, create: op.create, ...(op.patch ? { patch: op.patch } : {}) };
+      return await settle(() => storage.appendRuns(op.id, runs, { ...who(op.userId), ...ev, ...extra }));
+    }
+    case "getRun":
+      return await settle(() => storage.getRun(op.id, op.key, who(op.userId)));
+    case "putRun":
+      return await settle(() => storage.putRun(op.id, op.at, { put: op.value }, { ...who(op.userId), ...ev }));
+    case "truncate":
+      return await settle(() => storage.truncateRuns(op.id, op.at, { ...who(op.userId), ...ev }));
+    case "pop":
+      return await settle(() => storage.popRun(op.id, { ...who(op.userId), ...ev }));
+    case "lastRuns":
+      return await settle(() => storage.getRuns(op.id, { last: op.last, ...(op.before ? { before: op.before } : {}) }));
     case "runs":
       return await settle(() => pageAll(storage, { order: op.order, limit: op.limit, ...who(op.userId) }, op.id));
     case "purge":
@@ -236,9 +301,10 @@ export function runPropertyTests(init: StoreTestInitializer, options: { runs: nu
                     continue;
                   }
                   let expected: number | undefined;
-                  if (op.op === "upsert" || op.op === "append") {
-                    const current = (await model.read(op.id))?.version ?? 0;
-                    expected = { none: undefined, right: current, wrong: current + 1, zero: 0 }[op.ev];
+                  if (["upsert", "append", "putRun", "truncate", "pop"].includes(op.op)) {
+                    const current = (await model.read((op as { id: string }).id))?.version ?? 0;
+                    expected =
+                      { none: undefined, right: current, wrong: current + 1, zero: 0 }[(op as { ev: Expectation }).ev];
                   }
                   const [got, want] = [await apply(real, op, expected), await apply(model, op, expected)];
                   assert.deepEqual(got, want, `step ${step} ${JSON.stringify(op)}`);

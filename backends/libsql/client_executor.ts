@@ -18,6 +18,14 @@ import {
 /** Fails the batch (and so rolls it back) when the statement before it changed no row. */
 const GUARD = "SELECT CASE WHEN changes() = 0 THEN json('agentstate write refused') END";
 
+/** Fails the batch when `sql` (a `SELECT`, run again with the same arguments) returns no row. */
+function rowGuard(step: SqlStatement): InStatement {
+  return {
+    sql: `SELECT CASE WHEN NOT EXISTS (${step.sql}) THEN json('agentstate write refused') END`,
+    args: step.args,
+  };
+}
+
 function isGuardError(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     if (/malformed JSON/i.test(e.message)) return true;
@@ -67,6 +75,7 @@ export class LibsqlClientExecutor implements SqlExecutor {
       at.push(statements.length);
       statements.push(toStatement(step));
       if (step.mustChange) statements.push(GUARD);
+      if (step.mustReturn) statements.push(rowGuard(step));
     }
     try {
       const results = await this.#client.batch(statements, "write");

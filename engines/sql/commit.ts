@@ -20,6 +20,8 @@ export interface SqlWrite<T> {
   steps: NamedStatement[];
   /** Indexes of the steps that must change a row, or the write is refused ({@linkcode SqlRefusedError}). */
   mustChange?: ReadonlySet<number>;
+  /** Indexes of the steps (queries) that must return a row, or the write is refused. */
+  mustReturn?: ReadonlySet<number>;
   /** Statements noting the result in the operation log, by the index of the step they follow. */
   notes?: ReadonlyMap<number, NamedStatement[]>;
   /** The result noted before any step runs. */
@@ -55,7 +57,11 @@ export async function commitWrite<T>(
   }
   write.steps.forEach((statement, i) => {
     at.push(steps.length);
-    steps.push({ ...bindStatement(dialect, statement), mustChange: write.mustChange?.has(i) ?? false });
+    steps.push({
+      ...bindStatement(dialect, statement),
+      mustChange: write.mustChange?.has(i) ?? false,
+      mustReturn: write.mustReturn?.has(i) ?? false,
+    });
     if (op === null) return;
     for (const note of write.notes?.get(i) ?? []) {
       steps.push(bindStatement(dialect, { sql: note.sql, args: { ...note.args, op } }));

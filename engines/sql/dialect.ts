@@ -48,6 +48,13 @@ export interface SqlDialect {
   readonly upsert: string;
   /** Insert only when absent or expired (`expectedVersion: 0`). */
   readonly insertOnly: string;
+  /**
+   * Update a live row at `:expected` (when not null) whose key columns (owner,
+   * name, entity ids) all equal the new ones: only the content columns,
+   * `updated_at` and `version` are set, so only indexes on `updated_at` change.
+   * Returns no row otherwise (then the full statement decides).
+   */
+  readonly leanUpdate: string;
   /** Update only when live at version `:expected` and not another user's. */
   readonly updateIfVersion: string;
   /** Delete a live session (of `:user` when not null). */
@@ -56,17 +63,41 @@ export interface SqlDialect {
   readonly rename: string;
   /** Bump a live, owned session's version (`:expected` when not null); returns `version`. */
   readonly bump: string;
-  /** Append one run after the last `seq`. */
+  /**
+   * Insert `:id` at version 0 (the mark of a session this write creates), or
+   * restart an expired row so; a live row is left as it is.
+   */
+  readonly createForAppend: string;
+  /** Returns a row when `:id` is being created (version 0) or is live, not another user's, at `:expected` when not null. */
+  readonly appendGuard: string;
+  /**
+   * Set the `columns` (each bound as `:column`) and bump the version, when
+   * the session is being created, `:unkeyed` is true, or a key of `:keys`
+   * (`[[key, digest], …]` as JSON) is not stored yet: a replay writes nothing.
+   */
+  patchBump(columns: readonly string[]): string;
+  /** Returns a row unless a run of `:id` holds a key of `:keys` (`[[key, digest], …]`) with another digest. */
+  readonly keysFree: string;
+  /** Returns a row unless a run of `:id` up to seq `:keep` holds a key of `:keys` (`[[key, digest], …]`). */
+  readonly keysKept: string;
+  /** Append one run (`:key`, `:digest`, `:created`, `:run`) after the last `seq`, unless `:key` is stored already. */
   readonly appendRun: string;
-  /** `run_count` of `:id`. */
-  readonly runCount: string;
-  /** A page of runs after `:after`, ascending and descending: `seq, created_at, run` (run as bytes). */
+  /** Delete the runs of `:id` after seq `:keep`. */
+  readonly truncateRuns: string;
+  /** `version` and `run_count` of `:id`. */
+  readonly appendResult: string;
+  /**
+   * A page of runs with `:above < seq < :below`, ascending and descending:
+   * `seq, key, digest, created_at, run` (text as bytes).
+   */
   readonly runs: { asc: string; desc: string };
+  /** The run of `:id` under `:key` (same columns), through the unique key index. */
+  readonly runByKey: string;
   /** Import a row as it is: replaces an expired row, or any with `:overwrite`. */
   readonly importRow: string;
   /** Empty `:id`'s run log. */
   readonly clearRuns: string;
-  /** Import one run as it is. */
+  /** Import one run as it is (`:seq`, `:key`, `:digest`, `:created`, `:run`). */
   readonly importRun: string;
   /** Delete sessions with `updated_at <= :live`. */
   readonly purge: string;

@@ -10,37 +10,29 @@
 import type {
   AppendContext,
   ChangeContext,
+  EditContext,
   ImportConflict,
+  NewRun,
+  RunEdit,
   RunQuery,
   SessionDriver,
   SessionKey,
+  StoredRun,
   WriteContext,
 } from "../../session/driver.ts";
-import { ConflictError, SessionNotFoundError, StorageError } from "../../session/errors.ts";
+import { ConflictError, StorageError } from "../../session/errors.ts";
 import type { ListQuery } from "../../session/list.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { SessionContent } from "../../session/parse.ts";
 import { applyUpsert, checkWrite } from "../../session/stamp.ts";
-import type {
-  AppendRunsResult,
-  ImportResult,
-  JsonObject,
-  RunRecord,
-  SessionExport,
-  SessionMode,
-  SessionOf,
-} from "../../session/types.ts";
+import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, SessionOf } from "../../session/types.ts";
 import { bindStatement, type NamedArgs, type NamedStatement, type SqlDialect } from "./dialect.ts";
-import {
-  type SqlExecutor,
-  SqlRefusedError,
-  type SqlResult,
-  type SqlRow,
-  type SqlStatement,
-  type SqlStep,
-} from "./executor.ts";
-import { rowsToRuns, rowToSession, sessionArgs, storedText } from "./rows.ts";
+import { type SqlExecutor, SqlRefusedError, type SqlResult, type SqlRow, type SqlStatement } from "./executor.ts";
+import { rowsToRuns, rowToRun, rowToSession, sessionArgs, storedText } from "./rows.ts";
+import { appendWrite, editWrite, explainAppend, explainEdit, importSteps, type RunLookup } from "./runs.ts";
 import { commitWrite, type SqlWrite } from "./commit.ts";
+import { migrate } from "./migrate.ts";
+import { leanUpsert } from "./upsert.ts";
 
 /** How an {@linkcode SqlEngine} behaves beyond its dialect and executor. */
 export interface SqlEngineOptions {
@@ -55,6 +47,11 @@ export interface SqlEngineOptions {
   idempotent: boolean;
   /** Refuses every write and creates nothing (the executor opened the database read-only). */
   readOnly: boolean;
+  /**
+   * Statements cost no round trip (an embedded connection): an upsert runs as
+   * a transaction trying the lean update before the full statement.
+   */
+  local: boolean;
 }
 
 const note = (sql: string, args: NamedArgs = {}): NamedStatement => ({ sql, args });
@@ -126,21 +123,11 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
     if (this.#options.idempotent) {
       for (const sql of this.#dialect.ops.create) await executor.query(this.#bind(sql, {}));
     }
-    const { schema, table } = this.#dialect;
-    for (let from = await this.schemaVersion(); from < target; from = await this.schemaVersion()) {
-      const to = from + 1;
-      const claim = from === 0 ? schema.claimFirst : schema.claimNext;
-      const steps: SqlStep[] = [
-        { ...this.#bind(claim, { table, mode: this.#mode, to, from, now: this.#options.clock() }), mustChange: true },
-        ...this.#dialect.migrations[to]!.map((sql) => this.#bind(sql, {})),
-      ];
-      try {
-        await executor.batch(steps);
-      } catch (error) {
-        // Another process migrated first: the loop re-reads the version.
-        if (!(error instanceof SqlRefusedError)) throw error;
-      }
-    }
+    await migrate(executor, this.#dialect, this.#mode, {
+      target,
+      now: this.#options.clock,
+      version: () => this.schemaVersion(),
+    });
   }
 
   async read(sessionId: string): Promise<SessionOf<M> | null> {
@@ -184,9 +171,15 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
         }
         return session as unknown as SessionOf<M>;
       });
+    const expected = context.expectedVersion ?? null;
     try {
+      if (this.#options.local) {
+        // A local connection: one transaction trying the lean update first, the full statement when it changes nothing.
+        this.#writable();
+        return stamped(await leanUpsert(await this.executor(), d, sql, args, expected));
+      }
       return await this.#commit({
-        steps: args.map((a) => ({ sql, args: { ...a, expected: context.expectedVersion ?? null } })),
+        steps: args.map((a) => ({ sql, args: { ...a, expected } })),
         mustChange: new Set(batch.map((_, i) => i)),
         notes: new Map(batch.map((c, i) => [i, [note(d.ops.noteStamps, { id: c.sessionId })]])),
         decode: (results) => {
@@ -267,61 +260,71 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
   }
 
   /** The plan of a listing statement, one line per step. */
-  async explainList(query: ListQuery): Promise<string[]> {
-    const { sql, args } = this.#dialect.explain(this.#dialect.list(query, false));
+  explainList(query: ListQuery): Promise<string[]> {
+    return this.#plan(this.#dialect.list(query, false));
+  }
+
+  async #plan(statement: NamedStatement): Promise<string[]> {
+    const { sql, args } = this.#dialect.explain(statement);
     return (await this.#query(sql, args)).rows.map((row) => String(storedText(row["detail"], "plan", "detail")));
   }
 
-  /**
-   * One batch: bump the version where the ownership, TTL and version checks
-   * hold (refused otherwise), one insert per run numbered after the last `seq`,
-   * then the run count.
-   */
-  async appendRuns(sessionId: string, runs: JsonObject[], context: AppendContext): Promise<AppendRunsResult> {
-    const d = this.#dialect;
-    const args = { id: sessionId, now: context.now, live: context.liveAfter, user: context.userId };
-    const last = runs.length + 1;
-    const write: SqlWrite<AppendRunsResult> = {
-      steps: [
-        { sql: d.bump, args: { ...args, expected: context.expectedVersion ?? null } },
-        ...runs.map((run) => ({
-          sql: d.appendRun,
-          args: { id: sessionId, now: context.now, run: JSON.stringify(run) },
-        })),
-        { sql: d.runCount, args: { id: sessionId } },
-      ],
-      mustChange: new Set([0]),
-      notes: new Map([[last, [
-        note(d.ops.noteStamps, { id: sessionId }),
-        note(d.ops.noteRunCount, { id: sessionId }),
-      ]]]),
-      decode: (results) => ({
-        version: Number(results[0]!.rows[0]!["version"]),
-        runCount: Number(results[last]!.rows[0]!["run_count"]),
-      }),
-      replay: (recorded) => ({ version: Number((recorded[0] as unknown[])[2]), runCount: Number(recorded[1]) }),
-    };
+  /** One batch (see {@linkcode appendWrite}); a refusal is explained from what is stored. */
+  async appendRuns(sessionId: string, runs: NewRun[], context: AppendContext): Promise<AppendRunsResult> {
     try {
-      return await this.#commit(write);
+      return await this.#commit(appendWrite(this.#dialect, this.#mode, sessionId, runs, context));
     } catch (error) {
       if (!(error instanceof SqlRefusedError)) throw error;
-      const stored = await this.#live(sessionId, context);
-      if (stored === null) throw new SessionNotFoundError(sessionId);
-      checkWrite(sessionId, stored, context.userId, context.expectedVersion);
-      throw new StorageError("the append was refused, but the session now allows it; retry", { cause: error });
+      return await explainAppend(sessionId, runs, context, this.#lookup(context), error);
     }
   }
 
-  async getRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
-    const asc = query.order === "asc";
-    const result = await this.#query(asc ? this.#dialect.runs.asc : this.#dialect.runs.desc, {
+  /** One batch (see {@linkcode editWrite}); a refusal is explained from what is stored. */
+  async editRuns(sessionId: string, edit: RunEdit, context: EditContext): Promise<AppendRunsResult> {
+    try {
+      return await this.#commit(editWrite(this.#dialect, sessionId, edit, context));
+    } catch (error) {
+      if (!(error instanceof SqlRefusedError)) throw error;
+      return await explainEdit(sessionId, edit, context, this.#lookup(context), error);
+    }
+  }
+
+  #lookup(context: { liveAfter: number | null }): RunLookup {
+    return {
+      live: (id) => this.#live(id, context),
+      runByKey: (id, key) => this.getRun(id, key, { liveAfter: null }),
+    };
+  }
+
+  async getRuns(sessionId: string, query: RunQuery): Promise<StoredRun[]> {
+    const result = await this.#query(query.order === "asc" ? this.#dialect.runs.asc : this.#dialect.runs.desc, {
       id: sessionId,
       user: query.userId ?? null,
       live: query.liveAfter,
-      after: query.afterSeq ?? (asc ? 0 : Number.MAX_SAFE_INTEGER),
+      above: query.seqAbove ?? 0,
+      below: query.seqBelow ?? Number.MAX_SAFE_INTEGER,
       limit: query.limit + 1,
     });
     return rowsToRuns(this.#dialect.table, sessionId, result.rows, { ...query, limit: query.limit + 1 });
+  }
+
+  async getRun(
+    sessionId: string,
+    key: string,
+    query: { userId?: string; liveAfter: number | null },
+  ): Promise<StoredRun | null> {
+    const result = await this.#query(this.#dialect.runByKey, {
+      id: sessionId,
+      key,
+      user: query.userId ?? null,
+      live: query.liveAfter,
+    });
+    return result.rows[0] ? rowToRun(this.#dialect.table, sessionId, result.rows[0]) : null;
+  }
+
+  /** The plan of the statement reading a run by key, one line per step. */
+  explainRunByKey(): Promise<string[]> {
+    return this.#plan({ sql: this.#dialect.runByKey, args: { id: "s", key: "k", user: null, live: null } });
   }
 
   /**
@@ -331,7 +334,7 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
    * created in between refuses the batch, and the import is retried once.
    */
   async importSessions(
-    entries: SessionExport<SessionOf<M>>[],
+    entries: SessionExport<SessionOf<M>, StoredRun>[],
     onConflict: ImportConflict,
     liveAfter: number | null,
   ): Promise<ImportResult> {
@@ -344,29 +347,7 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
       }
       const result = { imported: todo.length, skipped: entries.length - todo.length };
       if (todo.length === 0) return result;
-      const steps: NamedStatement[] = [];
-      const mustChange = new Set<number>();
-      for (const { session, runs } of todo) {
-        if (onConflict !== "overwrite") mustChange.add(steps.length);
-        steps.push({
-          sql: d.importRow,
-          args: {
-            ...this.#contentArgs(session),
-            created: session.createdAt,
-            updated: session.updatedAt,
-            version: session.version,
-            overwrite: onConflict === "overwrite",
-            live: liveAfter,
-          },
-        });
-        steps.push({ sql: d.clearRuns, args: { id: session.sessionId } });
-        for (const r of runs) {
-          steps.push({
-            sql: d.importRun,
-            args: { id: session.sessionId, seq: r.seq, created: r.createdAt, run: JSON.stringify(r.run) },
-          });
-        }
-      }
+      const { steps, mustChange } = importSteps(d, this.#mode, todo, onConflict, liveAfter);
       try {
         return await this.#commit({
           steps,

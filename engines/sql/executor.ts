@@ -22,6 +22,8 @@ export interface SqlStatement {
 export interface SqlStep extends SqlStatement {
   /** When set and the statement changes no row, the batch rolls back and throws {@linkcode SqlRefusedError}. */
   mustChange?: boolean;
+  /** When set and the statement (a `SELECT`) returns no row, the batch rolls back and throws {@linkcode SqlRefusedError}. */
+  mustReturn?: boolean;
 }
 
 /** A row: column name to value (TEXT as `string`, BLOB as `Uint8Array`). */
@@ -41,7 +43,7 @@ export interface SqlQueryable {
   query(statement: SqlStatement): Promise<SqlResult>;
 }
 
-/** Thrown by {@linkcode SqlExecutor.batch} when a `mustChange` step changed no row; nothing was written. */
+/** Thrown by {@linkcode SqlExecutor.batch} when a guarded step changed or returned no row; nothing was written. */
 export class SqlRefusedError extends Error {
   /** Creates the refusal. */
   constructor(options?: ErrorOptions) {
@@ -58,7 +60,8 @@ export class SqlRefusedError extends Error {
 export interface SqlExecutor extends SqlQueryable {
   /**
    * Runs `steps` in one write transaction (one round trip where the driver
-   * can), all or nothing; a `mustChange` step that changes no row rolls the
+   * can), all or nothing; a `mustChange` step that changes no row, or a
+   * `mustReturn` step that returns none, rolls the
    * batch back and throws {@linkcode SqlRefusedError}.
    */
   batch(steps: SqlStep[]): Promise<SqlResult[]>;

@@ -9,7 +9,8 @@ import { CorruptRecordError } from "../../session/errors.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import { parseStoredSession, type SessionContent } from "../../session/parse.ts";
 import { parseStoredJson, parseStoredObject } from "../../session/stored.ts";
-import type { RunRecord, SessionMode, SessionOf } from "../../session/types.ts";
+import type { StoredRun } from "../../session/driver.ts";
+import type { SessionMode, SessionOf } from "../../session/types.ts";
 import type { NamedArgs } from "./dialect.ts";
 import type { SqlRow, SqlValue } from "./executor.ts";
 
@@ -69,32 +70,76 @@ export function sessionArgs<M extends SessionMode>(
   return args;
 }
 
+/** A run row (`seq`, `key`, `digest`, `created_at`, `run`) as a stored run; a run that is not a JSON object is corrupt. */
+export function rowToRun(table: string, sessionId: string, row: SqlRow): StoredRun {
+  const location = `${table}_runs row ${JSON.stringify(sessionId)} seq ${row["seq"]}`;
+  const text = storedText(row["run"], location, "run");
+  const key = storedText(row["key"], location, "key");
+  const digest = storedText(row["digest"], location, "digest");
+  if ((key !== null && typeof key !== "string") || (digest !== null && typeof digest !== "string")) {
+    throw new CorruptRecordError(location, "key and digest must be text or NULL");
+  }
+  return {
+    seq: Number(row["seq"]),
+    key,
+    digest,
+    createdAt: Number(row["created_at"]),
+    run: parseStoredObject(text, location, "a run"),
+  };
+}
+
 /**
- * A page of run rows (`seq`, `created_at`, `run`) in `order` after `afterSeq`,
- * `limit` asked for, as runs. Seqs run 1, 2, 3… without gaps: a page skipping one, or a run
- * that is not a JSON object, is a `CorruptRecordError` naming the row.
+ * The fields of a patch as named arguments by column (`columns` in
+ * `MODE_FIELDS[mode].all` order; JSON fields as their text), and the columns set.
+ */
+export function patchArgs(
+  mode: SessionMode,
+  columns: readonly string[],
+  patch: Record<string, unknown>,
+): { changed: string[]; args: NamedArgs } {
+  const fields = MODE_FIELDS[mode];
+  const changed: string[] = [];
+  const args: NamedArgs = {};
+  for (const [i, name] of fields.all.entries()) {
+    if (!(name in patch)) continue;
+    const column = columns[i]!;
+    const value = patch[name];
+    changed.push(column);
+    args[column] = fields.objects.includes(name)
+      ? (value === null ? null : JSON.stringify(value))
+      : value as string | null;
+  }
+  return { changed, args };
+}
+
+/**
+ * A page of run rows in `order` within `seqAbove < seq`, `limit` asked for,
+ * as stored runs. Seqs run 1, 2, 3… without gaps: a page skipping one, or a
+ * run that is not a JSON object, is a `CorruptRecordError` naming the row.
  */
 export function rowsToRuns(
   table: string,
   sessionId: string,
   rows: SqlRow[],
-  page: { afterSeq: number | null; order: "asc" | "desc"; limit: number },
-): RunRecord[] {
+  page: { seqAbove: number | null; order: "asc" | "desc"; limit: number },
+): StoredRun[] {
   const step = page.order === "asc" ? 1 : -1;
-  // Descending from a cursor past the end starts wherever the log ends.
-  let expected = page.order === "asc" ? (page.afterSeq ?? 0) + 1 : null;
+  const first = (page.seqAbove ?? 0) + 1;
+  // Descending from an upper bound past the end starts wherever the log ends.
+  let expected = page.order === "asc" ? first : null;
   const runs = rows.map((row) => {
     const seq = Number(row["seq"]);
-    const location = `${table}_runs row ${JSON.stringify(sessionId)} seq ${row["seq"]}`;
     if (expected !== null && seq !== expected) {
-      throw new CorruptRecordError(location, `the run log skips from seq ${expected - step} to ${seq}`);
+      throw new CorruptRecordError(
+        `${table}_runs row ${JSON.stringify(sessionId)} seq ${row["seq"]}`,
+        `the run log skips from seq ${expected - step} to ${seq}`,
+      );
     }
     expected = seq + step;
-    const text = storedText(row["run"], location, "run");
-    return { seq, createdAt: Number(row["created_at"]), run: parseStoredObject(text, location, "a run") };
+    return rowToRun(table, sessionId, row);
   });
   const last = runs[runs.length - 1];
-  if (page.order === "desc" && last !== undefined && runs.length < page.limit && last.seq !== 1) {
+  if (page.order === "desc" && last !== undefined && runs.length < page.limit && last.seq !== first) {
     throw new CorruptRecordError(
       `${table}_runs row ${JSON.stringify(sessionId)} seq ${last.seq}`,
       `the run log has no seq ${last.seq - 1}`,

@@ -47,7 +47,6 @@ function migrations(table: string, mode: SessionMode): string[][] {
       index("user_updated", "user_id, updated_at, session_id"),
       index("entity_created", `${entity}, created_at, session_id`),
       index("entity_updated", `${entity}, updated_at, session_id`),
-      index("name", "session_name"),
     ],
     [
       // Version 2: the append-only run log, emptied with its session by triggers, so a
@@ -59,6 +58,18 @@ function migrations(table: string, mode: SessionMode): string[][] {
       `BEGIN DELETE FROM "${table}_runs" WHERE session_id = OLD.session_id; END`,
       `CREATE TRIGGER IF NOT EXISTS "${table}_runs_on_restart" AFTER UPDATE OF version ON ${t} ` +
       `WHEN NEW.version = 1 BEGIN DELETE FROM "${table}_runs" WHERE session_id = NEW.session_id; END`,
+    ],
+    [
+      // Version 3: run keys (unique per session, one index lookup) and digests of keyed runs.
+      `ALTER TABLE "${table}_runs" ADD COLUMN key TEXT`,
+      `ALTER TABLE "${table}_runs" ADD COLUMN digest TEXT`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS "${table}_runs_key" ON "${table}_runs" (session_id, key) ` +
+      `WHERE key IS NOT NULL`,
+    ],
+    [
+      // Version 4: most sessions have no name, so the name index holds only named ones.
+      `DROP INDEX IF EXISTS "${table}_name"`,
+      `CREATE INDEX IF NOT EXISTS "${table}_name" ON ${t} (session_name) WHERE session_name IS NOT NULL`,
     ],
   ];
 }
@@ -78,6 +89,8 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
   const t = `"${table}"`;
   const runs = `"${table}_runs"`;
   const content = columns.filter((c) => !STAMPS.includes(c));
+  const objects = MODE_FIELDS[mode].objects.map(snake);
+  const keyColumns = content.filter((c) => c !== "session_id" && !objects.includes(c));
   const values = content.map((c) => `:${c}`).join(", ");
   const all = selectList(columns);
   const stamps = STAMPS.join(", ");
@@ -89,10 +102,15 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
   const restart = `created_at = CASE WHEN ${expired} THEN excluded.created_at ELSE ${t}.created_at END, ` +
     `updated_at = excluded.updated_at, version = CASE WHEN ${expired} THEN 1 ELSE ${t}.version + 1 END`;
   const live = "(:live IS NULL OR updated_at > :live)";
-  const runsPage = (op: string, direction: string) =>
-    `SELECT r.seq, r.created_at, CAST(r.run AS BLOB) AS run FROM ${runs} r JOIN ${t} s ON s.session_id = r.session_id ` +
-    `WHERE r.session_id = :id AND (:user IS NULL OR s.user_id = :user) AND (:live IS NULL OR s.updated_at > :live) ` +
-    `AND r.seq ${op} :after ORDER BY r.seq ${direction} LIMIT :limit`;
+  const owned = "(:user IS NULL OR s.user_id = :user) AND (:live IS NULL OR s.updated_at > :live)";
+  const runColumns = "r.seq, CAST(r.key AS BLOB) AS key, CAST(r.digest AS BLOB) AS digest, r.created_at, " +
+    "CAST(r.run AS BLOB) AS run";
+  const runsFrom = `SELECT ${runColumns} FROM ${runs} r JOIN ${t} s ON s.session_id = r.session_id`;
+  const runsPage = (direction: string) =>
+    `${runsFrom} WHERE r.session_id = :id AND ${owned} AND r.seq > :above AND r.seq < :below ` +
+    `ORDER BY r.seq ${direction} LIMIT :limit`;
+  const keyOf = "json_extract(k.value, '$[0]')";
+  const lastSeq = `(SELECT coalesce(max(seq), 0) FROM ${runs} WHERE session_id = :id)`;
   const s = SQLITE_SCHEMA_TABLE;
   return {
     placeholder: (index) => `?${index + 1}`,
@@ -112,6 +130,11 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
     upsert: `${insert}${restart} WHERE ${expired} OR ${t}.user_id IS NULL OR ${t}.user_id IS excluded.user_id ` +
       `RETURNING ${stamps}`,
     insertOnly: `${insert}${restart} WHERE ${expired} RETURNING ${stamps}`,
+    leanUpdate: `UPDATE ${t} SET ${objects.map((c) => `${c} = :${c}`).join(", ")}, updated_at = :now, ` +
+      `version = version + 1 WHERE session_id = :session_id AND ${
+        keyColumns.map((c) => `${c} IS :${c}`).join(" AND ")
+      } ` +
+      `AND ${live} AND (:expected IS NULL OR version = :expected) RETURNING ${stamps}`,
     updateIfVersion:
       `UPDATE ${t} SET ${content.filter((c) => c !== "session_id").map((c) => `${c} = :${c}`).join(", ")}, ` +
       `updated_at = :now, version = version + 1 WHERE session_id = :session_id AND version = :expected AND ${live} ` +
@@ -121,15 +144,32 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
       `WHERE session_id = :id AND (:user IS NULL OR user_id = :user) AND ${live} RETURNING ${all}`,
     bump: `UPDATE ${t} SET updated_at = :now, version = version + 1 WHERE session_id = :id AND ${live} ` +
       `AND (user_id IS NULL OR user_id IS :user) AND (:expected IS NULL OR version = :expected) RETURNING version`,
-    appendRun: `INSERT INTO ${runs} (session_id, seq, created_at, run) ` +
-      `SELECT :id, coalesce(max(seq), 0) + 1, :now, :run FROM ${runs} WHERE session_id = :id`,
-    runCount: `SELECT coalesce(max(seq), 0) AS run_count FROM ${runs} WHERE session_id = :id`,
-    runs: { asc: runsPage(">", "ASC"), desc: runsPage("<", "DESC") },
+    createForAppend: `INSERT INTO ${t} (${content.join(", ")}, created_at, updated_at, version) ` +
+      `VALUES (${values}, :now, :now, 0) ON CONFLICT (session_id) DO UPDATE SET ${set}, ` +
+      `created_at = excluded.created_at, updated_at = excluded.updated_at, version = 0 WHERE ${expired}`,
+    appendGuard: `SELECT 1 FROM ${t} WHERE session_id = :id AND (version = 0 OR (${live} ` +
+      `AND (user_id IS NULL OR user_id IS :user) AND (:expected IS NULL OR version = :expected)))`,
+    patchBump: (changed) =>
+      `UPDATE ${t} SET ${changed.map((c) => `${c} = :${c}, `).join("")}updated_at = :now, version = version + 1 ` +
+      `WHERE session_id = :id AND (version = 0 OR :unkeyed OR (SELECT count(*) FROM ${runs} ` +
+      `WHERE session_id = :id AND key IN (SELECT ${keyOf} FROM json_each(:keys) k)) < json_array_length(:keys))`,
+    keysFree: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM json_each(:keys) k JOIN ${runs} r ` +
+      `ON r.session_id = :id AND r.key = ${keyOf} WHERE r.digest IS NOT json_extract(k.value, '$[1]'))`,
+    keysKept: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM json_each(:keys) k JOIN ${runs} r ` +
+      `ON r.session_id = :id AND r.key = ${keyOf} WHERE r.seq <= :keep)`,
+    appendRun: `INSERT INTO ${runs} (session_id, seq, key, digest, created_at, run) ` +
+      `SELECT :id, ${lastSeq} + 1, :key, :digest, :created, :run ` +
+      `WHERE :key IS NULL OR NOT EXISTS (SELECT 1 FROM ${runs} WHERE session_id = :id AND key = :key)`,
+    truncateRuns: `DELETE FROM ${runs} WHERE session_id = :id AND seq > :keep`,
+    appendResult: `SELECT version, ${lastSeq} AS run_count FROM ${t} WHERE session_id = :id`,
+    runs: { asc: runsPage("ASC"), desc: runsPage("DESC") },
+    runByKey: `${runsFrom} WHERE r.session_id = :id AND r.key = :key AND ${owned}`,
     importRow: `INSERT INTO ${t} (${columns.join(", ")}) VALUES (${values}, :created, :updated, :version) ` +
       `ON CONFLICT (session_id) DO UPDATE SET ${set}, created_at = excluded.created_at, ` +
       `updated_at = excluded.updated_at, version = excluded.version WHERE :overwrite OR ${expired}`,
     clearRuns: `DELETE FROM ${runs} WHERE session_id = :id`,
-    importRun: `INSERT INTO ${runs} (session_id, seq, created_at, run) VALUES (:id, :seq, :created, :run)`,
+    importRun: `INSERT INTO ${runs} (session_id, seq, key, digest, created_at, run) ` +
+      `VALUES (:id, :seq, :key, :digest, :created, :run)`,
     purge: `DELETE FROM ${t} WHERE updated_at <= :live`,
     drop: [`DROP TABLE IF EXISTS ${t}`, `DROP TABLE IF EXISTS ${runs}`],
     ops: {
@@ -143,7 +183,7 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
       read: `SELECT result FROM ${OPS} WHERE op_id = :op`,
       noteChanges: note("changes()"),
       noteStamps: note(`(SELECT json_array(created_at, updated_at, version) FROM ${t} WHERE session_id = :id)`),
-      noteRunCount: note(`(SELECT coalesce(max(seq), 0) FROM ${runs} WHERE session_id = :id)`),
+      noteRunCount: note(lastSeq),
     },
     list: (query, keysOnly) =>
       listStatement(

@@ -39,6 +39,7 @@ export interface StoreTestInitializer {
 
 /** Groups of the suite, to run a part. */
 export type ConformanceGroup =
+  | "runlog"
   | "crud"
   | "atomic"
   | "list"

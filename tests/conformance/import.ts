@@ -59,7 +59,7 @@ test("onConflict: fail imports nothing, skip keeps, overwrite replaces with runs
     skipped: 0,
   });
   assert.deepEqual((await s.read("a"))?.memory, { theirs: true });
-  assert.deepEqual((await s.getRuns("a")).runs, [{ seq: 1, createdAt: at, run: { imported: "a" } }]);
+  assert.deepEqual((await s.getRuns("a")).runs, [{ seq: 1, key: null, createdAt: at, run: { imported: "a" } }]);
 });
 
 test("invalid entries are refused with ValidationError and nothing is written", async ({ make }) => {

@@ -37,6 +37,7 @@ import { cases as lifecycle } from "./lifecycle.ts";
 import { cases as list } from "./list.ts";
 import { cases as options } from "./options.ts";
 import { cases as runs } from "./runs.ts";
+import { cases as runlog } from "./runlog.ts";
 import { cases as ttl } from "./ttl.ts";
 import { cases as validation } from "./validation.ts";
 
@@ -55,6 +56,7 @@ const ALL = [
   ...options,
   ...errors,
   ...runs,
+  ...runlog,
   ...importing,
   ...encryption,
   ...lifecycle,

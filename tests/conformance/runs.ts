@@ -34,7 +34,7 @@ test("appendRuns appends in order, bumps the version once per call, pages by seq
   assert.equal("runs" in session!, false, "read does not load runs");
   const asc = await allRuns(s, "chat", { limit: 3 });
   assert.deepEqual(asc.map((r) => r.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  assert.deepEqual(asc[0], { seq: 1, createdAt: clock.now - 5, run: { q: "hi" } });
+  assert.deepEqual(asc[0], { seq: 1, key: null, createdAt: clock.now - 5, run: { q: "hi" } });
   assert.deepEqual(asc[9]?.run, { turn: 10, text: "é😀\u0000" });
   const desc = await allRuns(s, "chat", { limit: 4, order: "desc" });
   assert.deepEqual(desc.map((r) => r.seq), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
