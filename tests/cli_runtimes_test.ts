@@ -41,7 +41,7 @@ const EXPORT = [
       updatedAt: 1_700_000_000_500,
       version: 1,
     },
-    runs: [{ seq: 1, createdAt: 1_700_000_000_100, run: { said: "hello" } }],
+    runs: [{ seq: 1, key: null, createdAt: 1_700_000_000_100, run: { said: "hello" } }],
   }),
 ].join("\n") + "\n";
 
