@@ -32,9 +32,12 @@
  * change log before its commit point: an error means nothing was written,
  * or (after the commit point) that the write is kept and listed.
  *
- * `expectedVersion` holds across processes: writers take OS file locks
- * (`flock`), which the OS releases when its holder dies, so a crashed writer
- * never blocks others.
+ * `expectedVersion` holds across processes, including processes of different
+ * runtimes on one directory: writers take lock files under `<mode>/.locks/`
+ * naming their owner (process id, host, start time); a lock whose owner
+ * died is taken over by the next writer, so a crashed writer never blocks
+ * others on its host. (A lock held by a process on another host sharing the
+ * directory is only released by that process.)
  *
  * Listing keeps an in-memory index of every session's id, user, entity, name
  * and times, sorted by `createdAt` and by `updatedAt`, built by one scan of
@@ -52,14 +55,16 @@
  * and a session is never silently left out, answered for another or
  * returned with fewer runs.
  *
- * This backend uses the `Deno` namespace (files, locks), so it runs in
- * Deno; the other backends are runtime-neutral.
+ * Files are reached through `node:fs/promises`, so this backend runs on
+ * Deno, Node.js 20+ and Bun; in a browser or a Worker its constructor
+ * throws a `StorageError` saying so (importing it there is harmless).
  *
  * @module
  */
 import { KvEngine } from "../engines/kv.ts";
 import { BaseSessionStorage } from "../session/base.ts";
-import { ValidationError } from "../session/errors.ts";
+import { StorageError, ValidationError } from "../session/errors.ts";
+import { hasFileSystem, RUNS_ON } from "./json/files.ts";
 import type { BaseStorageOptions, JsonObject, SessionMode, StorageCapabilities } from "../session/types.ts";
 import { JsonKvStore } from "./json/store.ts";
 
@@ -95,13 +100,18 @@ function checkDir(options: { dir?: unknown } | undefined): string {
  */
 export class JsonStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
   extends BaseSessionStorage<M, Memory, Data, Run> {
-  /** Batches land whole (journaled renames); OS file locks give cross-process OCC. */
+  /** Batches land whole (journaled renames); lock files give cross-process OCC. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** The directory of this mode's files. */
   readonly path: string;
 
-  /** Checks the options; the directory is created on first use. */
+  /**
+   * Checks the options; the directory is created on first use.
+   *
+   * @throws {StorageError} where there is no file system (a browser, a Worker).
+   */
   constructor(options: JsonStorageOptions<M>) {
+    if (!hasFileSystem()) throw new StorageError(`json: ${RUNS_ON}`, { backend: "json" });
     const dir = checkDir(options);
     super("json", options, ["dir"], (mode) => new KvEngine(new JsonKvStore(`${dir}/${mode}`, mode)));
     this.path = `${dir}/${this.mode}`;

@@ -16,6 +16,7 @@
  * `rowid` order; a `session_id` stored as an INTEGER or REAL is imported as its
  * decimal text, one stored as NULL or a BLOB is an error naming the row.
  */
+import { readdir, readFile, stat } from "node:fs/promises";
 import type { JsonObject, JsonValue, RunRecord, Session, SessionExport, SessionMode } from "../mod.ts";
 import { MODE_FIELDS } from "../backend.ts";
 import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
@@ -186,12 +187,14 @@ async function* readSqlite(path: string, table: string): AsyncGenerator<Source> 
 
 async function* readJsonDir(dir: string, mode: SessionMode, skipped: { count: number }): AsyncGenerator<Source> {
   const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) if (entry.isFile && entry.name.endsWith(".json")) names.push(entry.name);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith(".json")) names.push(entry.name);
+  }
   const others = Object.values(ENTITY_COLUMNS).filter((c) => c !== ENTITY_COLUMNS[mode]);
   for (const name of names.sort()) {
     let data: unknown;
     try {
-      data = JSON.parse(await Deno.readTextFile(`${dir}/${name}`));
+      data = JSON.parse(await readFile(`${dir}/${name}`, "utf8"));
     } catch (error) {
       throw new Error(`${dir}/${name} is not valid JSON: ${(error as Error).message}`);
     }
@@ -218,9 +221,9 @@ export async function importAgno(args: string[]): Promise<void> {
     throw new UsageError("import-agno needs a source (agno SQLite file or JsonStorage directory) and a target URL");
   }
   const onConflict = onConflictOf(str(values, "on-conflict"), "skip");
-  const info = await Deno.stat(source);
+  const info = await stat(source);
   const otherMode = { count: 0 };
-  const rows = info.isDirectory
+  const rows = info.isDirectory()
     ? readJsonDir(source, mode, otherMode)
     : readSqlite(source, str(values, "table") ?? `${mode}_sessions`);
   await using storage = await open(target, values, { mode, table: str(values, "target-table") });

@@ -1,8 +1,10 @@
 /** Shared option parsing and storage opening for the commands. */
+import { stat } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { openStorage, type SessionMode, STORAGE_URL_FORMS, type StorageOf, ValidationError } from "../mod.ts";
 import { findBackend, schemeOf } from "../backends/registry.ts";
 import { UsageError } from "./errors.ts";
+import { env, writeStdout } from "./io.ts";
 import { didYouMean } from "./text.ts";
 
 /** Options every command takes. */
@@ -89,13 +91,13 @@ export async function open(
   const mode = options.mode ?? modeOf(values.mode);
   let token = str(values, "token");
   const tokenEnv = findBackend(url)?.tokenEnv;
-  if (token === undefined && tokenEnv) token = Deno.env.get(tokenEnv);
+  if (token === undefined && tokenEnv) token = env(tokenEnv);
   const path = localPath(url);
   if (options.mustExist && path !== null && path !== "" && path !== ":memory:") {
     try {
-      await Deno.stat(path);
+      await stat(path);
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new Error(`${url}: ${path} does not exist`);
+      if ((error as { code?: unknown }).code === "ENOENT") throw new Error(`${url}: ${path} does not exist`);
       throw error;
     }
   }
@@ -116,7 +118,7 @@ export async function open(
 
 /** The message for a location given without a scheme: which URL was probably meant. */
 async function bareUrlHint(url: string): Promise<string> {
-  const isDir = await Deno.stat(url).then((info) => info.isDirectory, () => false);
+  const isDir = await stat(url).then((info) => info.isDirectory(), () => false);
   const shown = JSON.stringify(url);
   if (isDir) return `${shown} is not a storage URL; did you mean json:${url}?`;
   if (/\.(db|sqlite3?|libsql)$/i.test(url)) return `${shown} is not a storage URL; did you mean file:${url}?`;
@@ -153,6 +155,5 @@ export function onConflictOf(
 
 /** Writes a line to stdout. */
 export function print(line = ""): void {
-  const bytes = new TextEncoder().encode(line + "\n");
-  for (let written = 0; written < bytes.length;) written += Deno.stdout.writeSync(bytes.subarray(written));
+  writeStdout(new TextEncoder().encode(line + "\n"));
 }

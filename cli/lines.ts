@@ -3,11 +3,11 @@
 const NEWLINE = 0x0a;
 
 /**
- * Non-empty lines of `stream` with their 1-based numbers. A line that is not
+ * Non-empty lines of `stream` (a web or Node.js stream of bytes) with their 1-based numbers. A line that is not
  * valid UTF-8 is an `Error` naming its number (never decoded to U+FFFD).
  * Work is linear in the input: a long line is kept as its chunks and joined once.
  */
-export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<[number, string]> {
+export async function* readLines(stream: AsyncIterable<Uint8Array>): AsyncGenerator<[number, string]> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   let pending: Uint8Array[] = [];
   let number = 0;
@@ -31,7 +31,8 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
       if (found) yield found;
       start = end + 1;
     }
-    if (start < chunk.length) pending.push(chunk.slice(start));
+    // A copy: a stream may reuse its chunk's memory.
+    if (start < chunk.length) pending.push(Uint8Array.prototype.slice.call(chunk, start));
   }
   if (pending.length > 0) {
     const found = line(new Uint8Array());

@@ -15,8 +15,10 @@ import { BACKENDS } from "../backends/registry.ts";
 import { importAgno } from "./agno.ts";
 import config from "../deno.json" with { type: "json" };
 import { UsageError } from "./errors.ts";
+import { exit, isBrokenPipe, isProgram, programArgs, writeStderr } from "./io.ts";
 import { didYouMean, osMessage, printable } from "./text.ts";
 import { ls, migrate, rename, rm, show, stats } from "./inspect.ts";
+import { print } from "./args.ts";
 import { copy, exportCommand, importCommand } from "./transfer.ts";
 
 const URLS = BACKENDS.filter((b) => b.runtimes.includes("deno")).flatMap((b) => b.urlForms).join(", ");
@@ -138,15 +140,15 @@ function commandHelp(c: Command): string {
 export async function main(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   if (name === "--help" || name === "-h" || name === "help") {
-    console.log(help());
+    print(help());
     return 0;
   }
   if (name === "--version" || name === "-V" || name === "version") {
-    console.log(`agentstate ${config.version}`);
+    print(`agentstate ${config.version}`);
     return 0;
   }
   if (name === undefined) {
-    console.error(help());
+    writeStderr(help() + "\n");
     return 2;
   }
   const command = COMMANDS[name];
@@ -157,18 +159,18 @@ export async function main(args: string[]): Promise<number> {
     }
     const end = rest.indexOf("--");
     if ((end === -1 ? rest : rest.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
-      console.log(commandHelp(command));
+      print(commandHelp(command));
       return 0;
     }
     await command.run(rest);
     return 0;
   } catch (error) {
-    const message = error instanceof Deno.errors.BrokenPipe
+    const message = isBrokenPipe(error)
       ? "output closed before everything was written (broken pipe)"
       : osMessage(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
-    console.error(`agentstate: ${printable(message)}`);
+    writeStderr(`agentstate: ${printable(message)}\n`);
     return error instanceof UsageError || error instanceof ValidationError ? 2 : 1;
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (isProgram(import.meta)) exit(await main(programArgs()));

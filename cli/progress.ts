@@ -1,3 +1,5 @@
+import { env, stderrIsTerminal, writeStderr } from "./io.ts";
+
 /**
  * Progress on stderr: on a terminal a redrawn bar when the total is known,
  * else a count with its rate (a bar without a total would be a lie); a plain
@@ -18,14 +20,14 @@ export class Progress {
   constructor(label: string, options: { quiet: boolean; total?: number }) {
     this.#label = label;
     this.#quiet = options.quiet;
-    this.#tty = Deno.stderr.isTerminal();
-    this.#color = this.#tty && !Deno.env.get("NO_COLOR");
+    this.#tty = stderrIsTerminal();
+    this.#color = this.#tty && !env("NO_COLOR");
     this.#total = options.total;
     this.#lastLine = Date.now();
   }
 
   #write(text: string): void {
-    Deno.stderr.writeSync(new TextEncoder().encode(text));
+    writeStderr(text);
   }
 
   /** Items counted so far. */

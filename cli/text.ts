@@ -63,9 +63,11 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return best === undefined ? "" : `; did you mean ${best}?`;
 }
 
-/** An OS error's message without Rust's `(os error N)`: `"<path>: no such file or directory"`. */
+/** An OS error's message without its code (Rust's `(os error N)`, Node's `ENOENT:`): `"<path>: no such file or directory"`. */
 export function osMessage(message: string): string {
-  const m = /^(.*?) \(os error \d+\)(?:: \w+ '(.*)')?$/s.exec(message);
+  // Deno: "No such file or directory (os error 2): open 'x'"; Node.js and Bun: "ENOENT: no such file or directory, open 'x'".
+  const m = /^(.*?) \(os error \d+\)(?:: \w+ '(.*)')?$/s.exec(message) ??
+    /^E[A-Z]+: (.*?)(?:, \w+ '(.*)')?$/s.exec(message);
   if (!m) return message;
   const what = m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1);
   return m[2] === undefined ? what : `${m[2]}: ${what}`;

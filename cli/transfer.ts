@@ -14,7 +14,11 @@ import {
   type StorageOf,
   ValidationError,
 } from "../mod.ts";
+import { type FileHandle, lstat, mkdtemp, open as openFile, rename, rm, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
+import { isNotFound, readInput, writeAll, writeStderr, writeStdout } from "./io.ts";
 import { UsageError } from "./errors.ts";
 import { readLines } from "./lines.ts";
 import { Progress } from "./progress.ts";
@@ -91,8 +95,7 @@ export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<
 
 /** Non-empty lines of a file (or stdin for `-`) with their 1-based numbers; invalid UTF-8 is an error. */
 async function* lines(path: string): AsyncGenerator<[number, string]> {
-  const file = path === "-" ? Deno.stdin : await Deno.open(path);
-  yield* readLines(file.readable);
+  yield* readLines(readInput(path));
 }
 
 /** The header line of an export. */
@@ -166,10 +169,10 @@ export class EntryChecker {
 /** Exists as a file, directory or link (a link is not followed). */
 async function exists(path: string): Promise<boolean> {
   try {
-    await Deno.lstat(path);
+    await lstat(path);
     return true;
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (isNotFound(error)) return false;
     throw error;
   }
 }
@@ -178,17 +181,17 @@ async function exists(path: string): Promise<boolean> {
  * Creates `FILE.partial` for `--out FILE`, never following a link and never
  * overwriting without `force` (then a stale `FILE.partial` is removed, not followed).
  */
-async function createPartial(out: string, force: boolean): Promise<{ partial: string; file: Deno.FsFile }> {
+async function createPartial(out: string, force: boolean): Promise<{ partial: string; file: FileHandle }> {
   if (!force && await exists(out)) throw new UsageError(`${out} exists; pass --force to overwrite it`);
   const partial = `${out}.partial`;
   if (await exists(partial)) {
     if (!force) {
       throw new UsageError(`${partial} exists (left by an interrupted export?); remove it or pass --force`);
     }
-    await Deno.remove(partial);
+    await unlink(partial);
   }
-  // createNew (O_EXCL) fails on anything already there, a link planted since the check included.
-  return { partial, file: await Deno.open(partial, { write: true, createNew: true, mode: 0o600 }) };
+  // "wx" (O_EXCL) fails on anything already there, a link planted since the check included.
+  return { partial, file: await openFile(partial, "wx", 0o600) };
 }
 
 /** `export <url> [--out file] [--force]`: NDJSON on stdout or in a file (written aside, then renamed into place). */
@@ -204,27 +207,27 @@ export async function exportCommand(args: string[]): Promise<void> {
   let ok = false;
   try {
     await using storage = await open(positionals[0], values, { mustExist: true });
-    const writer = (file ? file.writable : Deno.stdout.writable).getWriter();
     const encoder = new TextEncoder();
+    const write = (text: string) => file ? writeAll(file, encoder.encode(text)) : writeStdout(encoder.encode(text));
     const progress = new Progress("export", { quiet: values.quiet === true });
     try {
       const header: Header = { agentstate: "export", version: 1, mode: storage.mode };
-      await writer.write(encoder.encode(JSON.stringify(header) + "\n"));
+      await write(JSON.stringify(header) + "\n");
       for await (const entry of readAll(storage)) {
-        await writer.write(encoder.encode(JSON.stringify(entry) + "\n"));
+        await write(JSON.stringify(entry) + "\n");
         progress.add();
       }
+      await file?.sync();
       ok = true;
     } finally {
-      if (file) await writer.close();
-      else writer.releaseLock();
+      await file?.close();
     }
-    if (partial) await Deno.rename(partial, out!);
+    if (partial) await rename(partial, out!);
     progress.done(`${progress.count} session(s)${out && out !== "-" ? ` written to ${out}` : ""}`);
   } finally {
     if (partial && !ok) {
-      await Deno.remove(partial).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      await unlink(partial).catch((error) => {
+        if (!isNotFound(error)) throw error;
       });
     }
   }
@@ -232,12 +235,16 @@ export async function exportCommand(args: string[]): Promise<void> {
 
 /** Copies stdin to a temporary file (mode 0600) removed on dispose. */
 async function spoolStdin(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
-  const path = await Deno.makeTempFile({ prefix: "agentstate-import-", suffix: ".ndjson" });
-  const remove = () => Deno.remove(path);
+  const dir = await mkdtemp(join(tmpdir(), "agentstate-import-"));
+  const path = join(dir, "stdin.ndjson");
+  const remove = () => rm(dir, { recursive: true, force: true });
   try {
-    await Deno.chmod(path, 0o600);
-    const file = await Deno.open(path, { write: true, truncate: true });
-    await Deno.stdin.readable.pipeTo(file.writable);
+    const file = await openFile(path, "wx", 0o600);
+    try {
+      for await (const chunk of readInput("-")) await writeAll(file, chunk);
+    } finally {
+      await file.close();
+    }
   } catch (error) {
     await remove();
     throw error;
@@ -294,7 +301,7 @@ export async function importCommand(args: string[]): Promise<void> {
     } catch (error) {
       bad.push((error as Error).message);
       if (values.quiet !== true && bad.length <= 20) {
-        console.error(`agentstate: skipping ${printable((error as Error).message)}`);
+        writeStderr(`agentstate: skipping ${printable((error as Error).message)}\n`);
       }
       continue;
     }

@@ -9,7 +9,17 @@
  *
  * @module
  */
-import { discardAfter, lstatOrNull, openNoFollow, readRest, removeIfPresent, writeAll, writeTemp } from "./files.ts";
+import {
+  discardAfter,
+  type File,
+  linkIfAbsent,
+  lstatOrNull,
+  openNoFollow,
+  readRest,
+  removeIfPresent,
+  writeAll,
+  writeTemp,
+} from "./files.ts";
 import type { DirLocks } from "./locks.ts";
 
 const MAX_LOG_BYTES = 16 * 1024 * 1024;
@@ -39,13 +49,13 @@ export class ChangeLog {
     const size = await this.#locks.hold("changes", false, async () => {
       await this.#ensure();
       const opened = await openNoFollow(this.#path, { append: true });
-      if (opened === null) throw new Deno.errors.NotFound(`${this.#path} vanished while it was being appended to`);
+      if (opened === null) throw new Error(`${this.#path} vanished while it was being appended to`);
       const { file } = opened;
       try {
         await writeAll(file, new TextEncoder().encode(names.join("\n") + "\n"));
         return (await file.stat()).size;
       } finally {
-        file.close();
+        await file.close();
       }
     });
     if (size > MAX_LOG_BYTES) await this.#locks.hold("changes", true, () => removeIfPresent(this.#path));
@@ -57,9 +67,9 @@ export class ChangeLog {
     const dir = this.#path.slice(0, this.#path.lastIndexOf("/"));
     const temp = await writeTemp(dir, `#${crypto.randomUUID()}\n`);
     try {
-      await Deno.link(temp, this.#path);
+      await linkIfAbsent(temp, this.#path);
     } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists)) await discardAfter([temp], error);
+      await discardAfter([temp], error);
     }
     await removeIfPresent(temp);
   }
@@ -71,7 +81,7 @@ export class ChangeLog {
     try {
       return { id: await idLine(opened.file), offset: opened.info.size };
     } finally {
-      opened.file.close();
+      await opened.file.close();
     }
   }
 
@@ -86,26 +96,25 @@ export class ChangeLog {
     try {
       if (await idLine(file) !== position.id || info.size < position.offset) return null;
       if (info.size === position.offset) return { names: [], position };
-      await file.seek(position.offset, Deno.SeekMode.Start);
-      const text = new TextDecoder().decode(await readRest(file, info.size - position.offset));
+      const text = new TextDecoder().decode(await readRest(file, info.size - position.offset, position.offset));
       const end = text.lastIndexOf("\n");
       if (end < 0) return { names: [], position };
       const names = [...new Set(text.slice(0, end).split("\n").filter((n) => n !== "" && !n.startsWith("#")))];
       // File names are ASCII: characters are bytes.
       return { names, position: { id: position.id, offset: position.offset + end + 1 } };
     } finally {
-      file.close();
+      await file.close();
     }
   }
 }
 
 /** The first line of the log (its id), read from the start of `file`. */
-async function idLine(file: Deno.FsFile): Promise<string> {
+async function idLine(file: File): Promise<string> {
   const head = new Uint8Array(64);
   let length = 0;
   for (;;) {
-    const n = await file.read(head.subarray(length));
-    if (n === null || (length += n) === head.length) break;
+    const { bytesRead } = await file.read(head, length, head.length - length, length);
+    if (bytesRead === 0 || (length += bytesRead) === head.length) break;
   }
   const text = new TextDecoder().decode(head.subarray(0, length));
   return text.slice(0, text.indexOf("\n") >>> 0);

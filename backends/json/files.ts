@@ -1,25 +1,120 @@
 /**
- * File primitives of the JSON backend: writes that never stop short
+ * File primitives of the JSON backend, over `node:fs/promises` (which Deno,
+ * Node.js and Bun provide; loaded on first use, so importing the library in
+ * a browser or a Worker never needs it): writes that never stop short
  * (every byte written or an error), atomic replacement (temporary file,
  * fsync, rename; the temporary file removed on failure), and opening that
  * refuses symbolic links.
  *
  * @module
  */
-import { CorruptRecordError } from "../../session/errors.ts";
+import type { Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import { CorruptRecordError, StorageError } from "../../session/errors.ts";
+
+/** An open file. */
+export type File = FileHandle;
+/** What `lstat`/`stat` say about a file. */
+export type FileInfo = Stats;
+
+type NodeFs = typeof import("node:fs/promises");
+
+let loaded: Promise<NodeFs> | null = null;
+
+/** Where the JSON backend runs, for the error thrown elsewhere. */
+export const RUNS_ON = "the JSON backend needs a file system (node:fs): it runs on Deno, Node.js and Bun, " +
+  "not in browsers or edge Workers (use IndexedDB, Upstash or remote libSQL there)";
+
+/** Whether this runtime has a real file system: Deno, Node.js or Bun, and not a Worker. */
+export function hasFileSystem(): boolean {
+  const g = globalThis as {
+    Deno?: { version?: { deno?: unknown } };
+    Bun?: { version?: unknown };
+    process?: { versions?: { node?: unknown } };
+    navigator?: { userAgent?: unknown };
+  };
+  if (g.navigator?.userAgent === "Cloudflare-Workers") return false;
+  return typeof g.Deno?.version?.deno === "string" || typeof g.Bun?.version === "string" ||
+    typeof g.process?.versions?.node === "string";
+}
+
+/** `node:fs/promises`, loaded once. */
+export function fs(): Promise<NodeFs> {
+  loaded ??= import("node:fs/promises").catch((cause) => {
+    loaded = null;
+    throw new StorageError(RUNS_ON, { cause });
+  });
+  return loaded;
+}
+
+function code(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
 
 /** Whether `error` is the file system's "no such file". */
 export function isNotFound(error: unknown): boolean {
-  return error instanceof Deno.errors.NotFound;
+  return code(error) === "ENOENT";
 }
 
-/** Removes `path`; a missing file is fine, any other failure is thrown. */
+/** Whether `error` is the file system's "already exists". */
+export function isAlreadyExists(error: unknown): boolean {
+  return code(error) === "EEXIST";
+}
+
+/**
+ * Creates the directory `path` (owner-only), with its parents unless
+ * `parents` is false (then a missing parent is "no such file"); an existing
+ * directory is fine.
+ */
+export async function makeDir(path: string, parents = true): Promise<void> {
+  try {
+    await (await fs()).mkdir(path, { recursive: parents, mode: 0o700 });
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+/** An entry of a directory: its name and type (a symbolic link is not followed). */
+export interface DirEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+}
+
+/** The entries of directory `path`. */
+export async function listDir(path: string): Promise<DirEntry[]> {
+  const entries = await (await fs()).readdir(path, { withFileTypes: true });
+  return entries.map((entry) => ({
+    name: entry.name,
+    isFile: entry.isFile(),
+    isDirectory: entry.isDirectory(),
+    isSymlink: entry.isSymbolicLink(),
+  }));
+}
+
+/** Renames `from` over `to`. */
+export async function renameFile(from: string, to: string): Promise<void> {
+  await (await fs()).rename(from, to);
+}
+
+/** The text of `path` (UTF-8). */
+export async function readText(path: string): Promise<string> {
+  return await (await fs()).readFile(path, "utf8");
+}
+
+/** Removes `path` (a file); a missing file is fine, any other failure is thrown. */
 export async function removeIfPresent(path: string): Promise<void> {
   try {
-    await Deno.remove(path);
+    await (await fs()).unlink(path);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
+}
+
+/** Removes the directory `path` and everything in it; a missing directory is fine. */
+export async function removeTree(path: string): Promise<void> {
+  await (await fs()).rm(path, { recursive: true, force: true });
 }
 
 /**
@@ -42,9 +137,9 @@ export async function discardAfter(paths: readonly string[], failure: unknown): 
 }
 
 /** `lstat` of `path`, or `null` when it does not exist. */
-export async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+export async function lstatOrNull(path: string): Promise<FileInfo | null> {
   try {
-    return await Deno.lstat(path);
+    return await (await fs()).lstat(path);
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;
@@ -52,21 +147,27 @@ export async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
 }
 
 /** Identity and content stamp of a file: changes with every rename over it and every write to it. */
-export function fingerprint(info: Deno.FileInfo): string {
-  return `${info.dev}:${info.ino}:${info.size}:${info.mtime?.getTime() ?? 0}`;
+export function fingerprint(info: FileInfo): string {
+  // Whole milliseconds: the same stamp whichever runtime (some give fractions) took it.
+  return `${info.dev}:${info.ino}:${info.size}:${Math.floor(info.mtimeMs)}`;
 }
 
-/** Writes all of `bytes` at the file's position: a short write is retried, a write that makes no progress throws. */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes all of `bytes` at `position` (`null`: the file's position, or its
+ * end when opened to append): a short write is retried, a write that makes
+ * no progress throws.
+ */
+export async function writeAll(file: File, bytes: Uint8Array, position: number | null = null): Promise<void> {
   for (let done = 0; done < bytes.length;) {
-    const n = await file.write(bytes.subarray(done));
-    if (n <= 0) throw new Deno.errors.WriteZero(`wrote ${done} of ${bytes.length} bytes`);
-    done += n;
+    const at = position === null ? null : position + done;
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, at);
+    if (bytesWritten <= 0) throw new Error(`wrote ${done} of ${bytes.length} bytes`);
+    done += bytesWritten;
   }
 }
 
-/** Reads `file` from its position to its end. */
-export async function readRest(file: Deno.FsFile, sizeHint: number): Promise<Uint8Array> {
+/** Reads `file` from byte `from` to its end. */
+export async function readRest(file: File, sizeHint: number, from = 0): Promise<Uint8Array> {
   let buffer = new Uint8Array(Math.max(sizeHint, 4096));
   let length = 0;
   for (;;) {
@@ -75,15 +176,15 @@ export async function readRest(file: Deno.FsFile, sizeHint: number): Promise<Uin
       bigger.set(buffer);
       buffer = bigger;
     }
-    const n = await file.read(buffer.subarray(length));
-    if (n === null) return buffer.subarray(0, length);
-    length += n;
+    const { bytesRead } = await file.read(buffer, length, buffer.length - length, from + length);
+    if (bytesRead === 0) return buffer.subarray(0, length);
+    length += bytesRead;
   }
 }
 
-function refuseLink(path: string, info: Deno.FileInfo): void {
-  if (info.isSymlink) throw new CorruptRecordError(path, "is a symbolic link, which is not followed");
-  if (!info.isFile) throw new CorruptRecordError(path, "is not a regular file");
+function refuseLink(path: string, info: FileInfo): void {
+  if (info.isSymbolicLink()) throw new CorruptRecordError(path, "is a symbolic link, which is not followed");
+  if (!info.isFile()) throw new CorruptRecordError(path, "is not a regular file");
 }
 
 /**
@@ -95,58 +196,70 @@ function refuseLink(path: string, info: Deno.FileInfo): void {
 export async function openNoFollow(
   path: string,
   options: { write?: boolean; append?: boolean; create?: boolean },
-): Promise<{ file: Deno.FsFile; info: Deno.FileInfo } | null> {
+): Promise<{ file: File; info: FileInfo } | null> {
+  const { open, constants: c } = await fs();
+  const access = options.write || options.append ? c.O_RDWR | (options.append ? c.O_APPEND : 0) : c.O_RDONLY;
   for (let attempt = 0; attempt < 10; attempt++) {
     const link = await lstatOrNull(path);
     if (link === null) {
       if (!options.create) return null;
       try {
-        const file = await Deno.open(path, { read: true, ...options, createNew: true, mode: 0o600 });
+        const file = await open(path, access | c.O_CREAT | c.O_EXCL, 0o600);
         return { file, info: await file.stat() };
       } catch (error) {
-        if (error instanceof Deno.errors.AlreadyExists) continue;
+        if (isAlreadyExists(error)) continue;
         throw error;
       }
     }
     refuseLink(path, link);
-    let file: Deno.FsFile;
+    let file: File;
     try {
-      file = await Deno.open(path, { read: true, write: options.write, append: options.append });
+      file = await open(path, access);
     } catch (error) {
       if (isNotFound(error)) continue;
       throw error;
     }
     const info = await file.stat();
     if (info.ino === link.ino && info.dev === link.dev) return { file, info };
-    file.close();
+    await file.close();
   }
   throw new CorruptRecordError(path, "keeps changing between lstat and open");
 }
 
 /** The text of `path` and its `stat`, or `null` when it does not exist; a symbolic link is refused. */
-export async function readNoFollow(path: string): Promise<{ text: string; info: Deno.FileInfo } | null> {
+export async function readNoFollow(path: string): Promise<{ text: string; info: FileInfo } | null> {
   const opened = await openNoFollow(path, {});
   if (opened === null) return null;
   try {
     const bytes = await readRest(opened.file, opened.info.size);
     return { text: new TextDecoder().decode(bytes), info: opened.info };
   } finally {
-    opened.file.close();
+    await opened.file.close();
+  }
+}
+
+/** Creates `path` exclusively (owner-only) holding `text`; throws "already exists" if it is there. */
+export async function createExclusive(path: string, text: string): Promise<void> {
+  const file = await (await fs()).open(path, "wx", 0o600);
+  try {
+    await writeAll(file, new TextEncoder().encode(text));
+  } finally {
+    await file.close();
   }
 }
 
 /** Writes `text` to a new temporary file in `dir` and fsyncs it; a failed write removes the file. */
 export async function writeTemp(dir: string, text: string): Promise<string> {
   const temp = `${dir}/.tmp-${crypto.randomUUID()}`;
-  const file = await Deno.open(temp, { create: true, createNew: true, write: true, mode: 0o600 });
+  const file = await (await fs()).open(temp, "wx", 0o600);
   try {
     await writeAll(file, new TextEncoder().encode(text));
     await file.sync();
   } catch (error) {
-    file.close();
+    await file.close();
     await discardAfter([temp], error);
   }
-  file.close();
+  await file.close();
   return temp;
 }
 
@@ -154,8 +267,19 @@ export async function writeTemp(dir: string, text: string): Promise<string> {
 export async function writeAtomic(dir: string, path: string, text: string): Promise<void> {
   const temp = await writeTemp(dir, text);
   try {
-    await Deno.rename(temp, path);
+    await renameFile(temp, path);
   } catch (error) {
     await discardAfter([temp], error);
+  }
+}
+
+/** Hard-links `existing` as `path`; `false` when `path` already exists. */
+export async function linkIfAbsent(existing: string, path: string): Promise<boolean> {
+  try {
+    await (await fs()).link(existing, path);
+    return true;
+  } catch (error) {
+    if (isAlreadyExists(error)) return false;
+    throw error;
   }
 }

@@ -19,7 +19,18 @@
  */
 import { CorruptRecordError } from "../../session/errors.ts";
 import { parseStoredJson } from "../../session/stored.ts";
-import { discardAfter, fingerprint, isNotFound, lstatOrNull, removeIfPresent, writeAtomic } from "./files.ts";
+import {
+  discardAfter,
+  fingerprint,
+  isNotFound,
+  listDir,
+  lstatOrNull,
+  makeDir,
+  readText,
+  removeIfPresent,
+  renameFile,
+  writeAtomic,
+} from "./files.ts";
 import type { DirLocks } from "./locks.ts";
 
 /** One step of a change: a rename of a prepared temporary file over `final`, or a removal of `final`. */
@@ -79,24 +90,24 @@ export class Journal {
       }
       const path = `${this.#journals}/${crypto.randomUUID()}.json`;
       try {
-        await Deno.mkdir(this.#journals, { recursive: true, mode: 0o700 });
+        await makeDir(this.#journals);
         await writeAtomic(this.#dir, path, JSON.stringify(entries));
       } catch (error) {
         // Not journaled: nothing was applied, and the prepared files go.
         await discardAfter(ops.flatMap((op) => op.kind === "rename" ? [op.temp] : []), error);
       }
       for (const op of ops) {
-        if (op.kind === "rename") await Deno.rename(op.temp, op.final);
+        if (op.kind === "rename") await renameFile(op.temp, op.final);
         else await removeIfPresent(op.final);
       }
-      await Deno.remove(path);
+      await removeIfPresent(path);
     });
   }
 
   /** Whether a journal is waiting to be recovered (meaningful to a holder of the batch lock). */
   async pending(): Promise<boolean> {
     try {
-      for await (const entry of Deno.readDir(this.#journals)) if (entry.name.endsWith(".json")) return true;
+      for (const entry of await listDir(this.#journals)) if (entry.name.endsWith(".json")) return true;
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -107,7 +118,7 @@ export class Journal {
   async recover(): Promise<void> {
     const names: string[] = [];
     try {
-      for await (const entry of Deno.readDir(this.#journals)) if (entry.name.endsWith(".json")) names.push(entry.name);
+      for (const entry of await listDir(this.#journals)) if (entry.name.endsWith(".json")) names.push(entry.name);
     } catch (error) {
       if (!isNotFound(error)) throw error; // dropped meanwhile: nothing to recover
     }
@@ -119,7 +130,7 @@ export class Journal {
         await this.#locks.batch(true, async () => {
           if (await this.#read(path) === null) return; // recovered by someone else meanwhile
           await this.#roll(entries);
-          await Deno.remove(path);
+          await removeIfPresent(path);
         });
       });
     }
@@ -128,7 +139,7 @@ export class Journal {
   async #read(path: string): Promise<Entry[] | null> {
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      text = await readText(path);
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -156,7 +167,7 @@ export class Journal {
       return;
     }
     for (const entry of todo) {
-      if (entry.kind === "rename") await Deno.rename(`${this.#dir}/${entry.temp}`, `${this.#dir}/${entry.final}`);
+      if (entry.kind === "rename") await renameFile(`${this.#dir}/${entry.temp}`, `${this.#dir}/${entry.final}`);
       else await removeIfPresent(`${this.#dir}/${entry.final}`);
     }
   }
@@ -170,7 +181,7 @@ export class Journal {
 export async function recoverLegacyJournal(path: string, locks: DirLocks): Promise<void> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readText(path);
   } catch (error) {
     if (isNotFound(error)) return;
     throw error;
@@ -185,7 +196,7 @@ export async function recoverLegacyJournal(path: string, locks: DirLocks): Promi
         const next = await versionOf(temp);
         if (next === null) continue;
         const current = await versionOf(final);
-        if (current === null || current < next) await Deno.rename(temp, final);
+        if (current === null || current < next) await renameFile(temp, final);
         else await removeIfPresent(temp);
       }
       await removeIfPresent(path);
@@ -196,7 +207,7 @@ export async function recoverLegacyJournal(path: string, locks: DirLocks): Promi
 async function versionOf(path: string): Promise<number | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readText(path);
   } catch (error) {
     if (isNotFound(error)) return null;
     throw error;

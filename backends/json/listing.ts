@@ -23,7 +23,7 @@ import { compareIds, isExpired, type ListQuery, matchesQuery } from "../../sessi
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { Session, SessionMode, SessionOf, SortField } from "../../session/types.ts";
 import type { ChangeLog, LogPosition } from "./changes.ts";
-import { fingerprint, isNotFound, lstatOrNull } from "./files.ts";
+import { type FileInfo, fingerprint, isNotFound, listDir, lstatOrNull } from "./files.ts";
 import type { DirLocks } from "./locks.ts";
 
 /** A session file as read: the record and the `stat` of the file it came from. */
@@ -31,7 +31,7 @@ export interface ReadFile<M extends SessionMode> {
   /** The parsed file. */
   record: KvRecord<M>;
   /** Its `stat` (of the opened file). */
-  info: Deno.FileInfo;
+  info: FileInfo;
 }
 
 /** What the index needs from the store. */
@@ -164,7 +164,7 @@ export class ListingIndex<M extends SessionMode> {
     await this.#source.consistent(async () => {
       const names: string[] = [];
       try {
-        for await (const entry of Deno.readDir(this.#dir)) {
+        for (const entry of await listDir(this.#dir)) {
           if (!entry.name.endsWith(".json") || entry.name.startsWith(".")) continue;
           if (entry.isSymlink) {
             throw new CorruptRecordError(`${this.#dir}/${entry.name}`, "is a symbolic link, which is not followed");
@@ -199,7 +199,7 @@ export class ListingIndex<M extends SessionMode> {
       await Promise.all(
         names.slice(i, i + 64).map(async (name) => {
           const info = await lstatOrNull(`${this.#dir}/${name}.json`);
-          if (info !== null && !info.isSymlink && this.#entries.get(name)?.fp === fingerprint(info)) return;
+          if (info !== null && !info.isSymbolicLink() && this.#entries.get(name)?.fp === fingerprint(info)) return;
           const file = await this.#source.readFile(name);
           if (file === null) this.#unindex(name);
           else this.#index(name, fingerprint(file.info), file.record.session);

@@ -1,8 +1,8 @@
 /**
- * Cross-process locking of the JSON backend: OS file locks (`flock`), which
- * the OS releases when the holding process dies, so a crashed writer never
- * blocks others. Each open file description holds its own lock, so two
- * storages in one process exclude each other like two processes.
+ * Cross-process locking of the JSON backend, with the file locks of
+ * `lockfile.ts` (which survive a crashed holder and work alike on Deno,
+ * Node.js and Bun). Each acquisition is its own holder, so two storages in
+ * one process exclude each other like two processes.
  *
  * - 64 stripe locks: a write holds, exclusively, the stripes its sessions'
  *   names hash to; a listing holds them shared while it re-reads files named
@@ -15,42 +15,25 @@
  *
  * @module
  */
+import { FileLock } from "./lockfile.ts";
 import { LOCK_STRIPES, stripeOf } from "./names.ts";
 
 /** The locks of one mode directory. */
 export class DirLocks {
   readonly #dir: string;
 
-  /** Locks under `dir/.locks/`. */
+  /** Locks under `dir/.locks/`, one directory each. */
   constructor(dir: string) {
     this.#dir = `${dir}/.locks`;
   }
 
-  /** Runs `work` holding the lock file `name`. */
+  /** Runs `work` holding the lock `name`. */
   async hold<T>(name: string, exclusive: boolean, work: () => Promise<T>): Promise<T> {
-    const file = await this.#open(name, exclusive);
+    const release = await new FileLock(`${this.#dir}/${name}`).acquire(exclusive);
     try {
-      await file?.lock(exclusive);
       return await work();
     } finally {
-      file?.close();
-    }
-  }
-
-  /**
-   * Opens the lock file `name`. When the directory is gone (dropped by
-   * another storage), a writer creates it again; a reader has nothing to
-   * exclude and gets `null`.
-   */
-  async #open(name: string, exclusive: boolean): Promise<Deno.FsFile | null> {
-    const path = `${this.#dir}/${name}.lock`;
-    try {
-      return await Deno.open(path, { create: true, write: true, mode: 0o600 });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      if (!exclusive) return null;
-      await Deno.mkdir(this.#dir, { recursive: true, mode: 0o700 });
-      return await Deno.open(path, { create: true, write: true, mode: 0o600 });
+      await release();
     }
   }
 
@@ -65,17 +48,12 @@ export class DirLocks {
   }
 
   async #nested<T>(stripes: number[], exclusive: boolean, work: () => Promise<T>): Promise<T> {
-    const files: Deno.FsFile[] = [];
+    const releases: (() => Promise<void>)[] = [];
     try {
-      for (const stripe of stripes) {
-        const file = await this.#open(String(stripe), exclusive);
-        if (file === null) continue;
-        files.push(file);
-        await file.lock(exclusive);
-      }
+      for (const stripe of stripes) releases.push(await new FileLock(`${this.#dir}/${stripe}`).acquire(exclusive));
       return await work();
     } finally {
-      for (const file of files.reverse()) file.close();
+      for (const release of releases.reverse()) await release();
     }
   }
 

@@ -10,6 +10,7 @@
  * @module
  */
 import { CorruptRecordError } from "../../session/errors.ts";
+import type { File } from "./files.ts";
 import { parseStoredObject } from "../../session/stored.ts";
 import type { StoredRun } from "../../session/driver.ts";
 import { openNoFollow, readRest, writeAll } from "./files.ts";
@@ -23,7 +24,7 @@ export function renderRuns(runs: StoredRun[]): string {
 async function readCommitted(
   path: string,
   runCount: number,
-  file: Deno.FsFile | null,
+  file: File | null,
   size: number,
 ): Promise<{ runs: StoredRun[]; end: number }> {
   if (runCount === 0) return { runs: [], end: 0 };
@@ -67,7 +68,7 @@ export async function readRuns(path: string, runCount: number): Promise<StoredRu
   try {
     return (await readCommitted(path, runCount, opened?.file ?? null, opened?.info.size ?? 0)).runs;
   } finally {
-    opened?.file.close();
+    await opened?.file.close();
   }
 }
 
@@ -83,10 +84,9 @@ export async function appendRuns(path: string, runCount: number, runs: StoredRun
   try {
     const { end } = await readCommitted(path, runCount, file, info.size);
     if (info.size !== end) await file.truncate(end);
-    await file.seek(end, Deno.SeekMode.Start);
-    await writeAll(file, new TextEncoder().encode(renderRuns(runs)));
+    await writeAll(file, new TextEncoder().encode(renderRuns(runs)), end);
     await file.sync();
   } finally {
-    file.close();
+    await file.close();
   }
 }

@@ -13,7 +13,17 @@ import type { SessionKey, StoredRun } from "../../session/driver.ts";
 import type { ListQuery } from "../../session/list.ts";
 import type { SessionMode, SessionOf } from "../../session/types.ts";
 import { ChangeLog } from "./changes.ts";
-import { discardAfter, isNotFound, lstatOrNull, readNoFollow, removeIfPresent, writeTemp } from "./files.ts";
+import {
+  discardAfter,
+  listDir,
+  lstatOrNull,
+  makeDir,
+  readNoFollow,
+  removeIfPresent,
+  removeTree,
+  renameFile,
+  writeTemp,
+} from "./files.ts";
 import { type FileOp, Journal, recoverLegacyJournal } from "./journal.ts";
 import { ListingIndex, type ReadFile } from "./listing.ts";
 import { DirLocks } from "./locks.ts";
@@ -60,18 +70,18 @@ export class JsonKvStore<M extends SessionMode> implements KvStore<M> {
   /** Creates the directories, recovers interrupted batches and removes stale temporary files. */
   async create(): Promise<void> {
     this.#listing.reset(); // the next listing rescans, picking up files changed by hand
-    await Deno.mkdir(`${this.#dir}/.locks`, { recursive: true, mode: 0o700 });
-    await Deno.mkdir(`${this.#dir}/.journal`, { recursive: true, mode: 0o700 });
+    await makeDir(`${this.#dir}/.locks`);
+    await makeDir(`${this.#dir}/.journal`);
     const now = Date.now();
-    for await (const entry of Deno.readDir(this.#dir)) {
+    for (const entry of await listDir(this.#dir)) {
       const path = `${this.#dir}/${entry.name}`;
       if (entry.name.startsWith(".batch-")) await recoverLegacyJournal(path, this.#locks);
     }
     if (await this.#journal.pending()) await this.#journal.recover();
-    for await (const entry of Deno.readDir(this.#dir)) {
+    for (const entry of await listDir(this.#dir)) {
       if (!entry.name.startsWith(".tmp-")) continue;
       const info = await lstatOrNull(`${this.#dir}/${entry.name}`);
-      if (info?.mtime && now - info.mtime.getTime() > STALE_TEMP_MS) {
+      if (info && now - info.mtimeMs > STALE_TEMP_MS) {
         await removeIfPresent(`${this.#dir}/${entry.name}`);
       }
     }
@@ -196,7 +206,7 @@ export class JsonKvStore<M extends SessionMode> implements KvStore<M> {
       await this.#changes.note(noted);
       if (ops.length === 1) {
         const op = ops[0]!;
-        if (op.kind === "rename") await Deno.rename(op.temp, op.final);
+        if (op.kind === "rename") await renameFile(op.temp, op.final);
         else await removeIfPresent(op.final);
         return;
       }
@@ -223,11 +233,7 @@ export class JsonKvStore<M extends SessionMode> implements KvStore<M> {
 
   /** Removes the mode's directory and nothing else. */
   async drop(): Promise<void> {
-    try {
-      await Deno.remove(this.#dir, { recursive: true });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
+    await removeTree(this.#dir);
     this.#listing.reset();
   }
 

@@ -6,7 +6,6 @@
  * @module
  */
 import type DatabaseType from "libsql";
-import { setImmediate } from "node:timers";
 import {
   type SqlExecutor,
   type SqlQueryable,
@@ -174,6 +173,8 @@ export class NativeExecutor implements SqlExecutor {
 
   #submit<T>(work: () => Promise<T> | T, single: SqlStatement | null = null): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      // The global setImmediate (Deno, Node.js, Bun): a static `node:timers` import would stop Workers and browsers
+      // from loading the library at all, although this executor only ever runs where files are.
       if (this.#pending.length === 0) setImmediate(() => this.#flush());
       this.#pending.push({ work, single, resolve: resolve as (value: unknown) => void, reject });
     });

@@ -95,13 +95,14 @@ test("error messages name paths, never session content", async ({ make }) => {
   assert.ok(error.message.includes("memory.bad"), error.message);
   assert.ok(!error.message.includes(secret), error.message);
   await s.upsert({ sessionId: "p", userId: "owner", memory: { note: secret } });
+  // One at a time: both started at once, the second may be refused before anyone awaits it (an unhandled rejection).
   for (
     const attempt of [
-      s.upsert({ sessionId: "p", userId: "x", memory: {} }),
-      s.upsert({ sessionId: "p", userId: "owner" }, { expectedVersion: 9 }),
+      () => s.upsert({ sessionId: "p", userId: "x", memory: {} }),
+      () => s.upsert({ sessionId: "p", userId: "owner" }, { expectedVersion: 9 }),
     ]
   ) {
-    const refused = await rejects(attempt, StorageError);
+    const refused = await rejects(attempt(), StorageError);
     assert.ok(!refused.message.includes(secret), refused.message);
   }
 });

@@ -1,5 +1,6 @@
 /**
- * Subprocess for the JSON backend's multi-process and crash tests.
+ * Subprocess for the JSON backend's multi-process and crash tests; runs on
+ * Deno as it is, and on Node.js or Bun bundled (tests/support/json_spawn.ts).
  *
  *   increment <dir> <cycles>   read-increment-write with expectedVersion, retrying on conflict
  *   churn <dir>                rewrite big sessions and batches forever (killed by the test)
@@ -7,11 +8,14 @@
  *   batch <dir> <n>            upsertMany of sessions b0..b<n-1>, all with the same counter, forever (killed)
  *   import <dir>               overwrite-import session "imp" from two backups in turn, forever (killed)
  *   mix <dir> <ms> <prefix>    for <ms>: delete and re-create (at version 1) or update <prefix>0..9; prints the count
+ *   lockcost <dir> <n>         times <n> uncontended exclusive and shared lock acquisitions; prints µs per acquisition
  */
 import { JsonStorage } from "../../backends/json.ts";
+import { FileLock } from "../../backends/json/lockfile.ts";
+import { DirLocks } from "../../backends/json/locks.ts";
 import { ConflictError } from "../../session/errors.ts";
 
-const [command, dir, arg] = Deno.args;
+const [command, dir, arg, extra] = process.argv.slice(2);
 const storage = new JsonStorage({ dir: dir! });
 
 if (command === "increment") {
@@ -44,16 +48,12 @@ if (command === "increment") {
   }
 } else if (command === "hold") {
   await storage.create();
-  const locks: Deno.FsFile[] = [];
-  for (let stripe = 0; stripe < 64; stripe++) {
-    const file = await Deno.open(`${dir}/agent/.locks/${stripe}.lock`, { create: true, write: true, mode: 0o600 });
-    await file.lock(true);
-    locks.push(file);
-  }
-  console.log("locked");
-  setInterval(() => {}, 60_000);
+  await new DirLocks(`${dir}/agent`).allStripes(true, () => {
+    console.log("locked");
+    return new Promise<never>(() => setInterval(() => {}, 60_000));
+  });
 } else if (command === "batch") {
-  const n = Number(Deno.args[2]);
+  const n = Number(arg);
   const pad = "p".repeat(2000);
   console.log("ready");
   for (let i = 0;; i++) {
@@ -83,7 +83,7 @@ if (command === "increment") {
   }
 } else if (command === "mix") {
   const until = Date.now() + Number(arg);
-  const prefix = Deno.args[3]!;
+  const prefix = extra!;
   let ops = 0;
   for (let i = 0; Date.now() < until; i++) {
     const id = `${prefix}${i % 10}`;
@@ -97,6 +97,15 @@ if (command === "increment") {
     }
   }
   console.log(JSON.stringify({ ops }));
+} else if (command === "lockcost") {
+  const lock = new FileLock(`${dir}/cost`);
+  const micros = async (exclusive: boolean) => {
+    const start = performance.now();
+    for (let i = 0; i < Number(arg); i++) await (await lock.acquire(exclusive))();
+    return Math.round((performance.now() - start) * 1000 / Number(arg));
+  };
+  await micros(true); // warm up
+  console.log(JSON.stringify({ exclusiveUs: await micros(true), sharedUs: await micros(false) }));
 } else {
   throw new Error(`unknown command ${command}`);
 }
