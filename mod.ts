@@ -4,7 +4,9 @@
  * Redis, IndexedDB or memory, with one behaviour on every backend.
  *
  * Importing this module needs no permissions and loads no driver: each backend
- * loads its client on first use.
+ * loads its client on first use. It exports what a user of the library needs:
+ * the backends, {@linkcode openStorage}, the session types, the errors and the
+ * option types. Helpers for writing a backend live in `@agentstate/storage/backend`.
  *
  * @example Save, read and list
  * ```ts
@@ -22,19 +24,33 @@
  * @module
  */
 export * from "./session/types.ts";
-export * from "./session/errors.ts";
-export * from "./session/encryption.ts";
-export * from "./session/base.ts";
-export * from "./session/cursor.ts";
-export * from "./session/list.ts";
-export * from "./session/modes.ts";
-export * from "./session/parse.ts";
-export * from "./session/stamp.ts";
-export * from "./backends/memory.ts";
-export * from "./backends/libsql.ts";
-export * from "./backends/json.ts";
-export * from "./backends/upstash.ts";
-export * from "./backends/indexeddb.ts";
-export * from "./backends/open.ts";
-export * from "./session/to_json.ts";
+export {
+  ConflictError,
+  CorruptRecordError,
+  SessionNotFoundError,
+  StorageError,
+  type StorageErrorOptions,
+  UserMismatchError,
+  ValidationError,
+  type ValidationIssue,
+} from "./session/errors.ts";
+export { DecryptionError, type EncryptionKey } from "./session/encryption.ts";
+export { MAX_PAGE_SIZE } from "./session/list.ts";
+export { MemoryStorage, type MemoryStorageOptions } from "./backends/memory.ts";
+export {
+  LIBSQL_SCHEMA_VERSION,
+  type LibsqlClientLike,
+  LibsqlStorage,
+  type LibsqlStorageOptions,
+} from "./backends/libsql.ts";
+export { JsonStorage, type JsonStorageOptions } from "./backends/json.ts";
+export { type UpstashRedisLike, UpstashRedisStorage, type UpstashRedisStorageOptions } from "./backends/upstash.ts";
+export {
+  type IndexedDbFactory,
+  IndexedDbStorage,
+  type IndexedDbStorageOptions,
+  type KeyRangeStatic,
+} from "./backends/indexeddb.ts";
+export { openStorage, type OpenStorageOptions, STORAGE_URL_FORMS, type StorageOf } from "./backends/open.ts";
+export { toJsonValue } from "./session/to_json.ts";
 export type { ContentSchemas, StandardResult, StandardSchema } from "./session/standard_schema.ts";

@@ -5,17 +5,19 @@
  * `<session_id>.json` files (flat: agno does not nest them by mode, so files
  * holding another mode's entity id are skipped).
  *
- * Mapping: snake_case columns to camelCase fields; epoch seconds to
- * milliseconds (`updated_at` NULL: `created_at`; `created_at` NULL:
- * `updated_at`, else now); JSON text parsed (SQLAlchemy stores `None` as
+ * Mapping: snake_case columns to camelCase fields; epoch seconds (or ISO
+ * dates) to milliseconds (`updated_at` NULL: `created_at`; `created_at` NULL:
+ * `updated_at`; neither, or a time that is neither: an error naming the row); JSON text parsed (SQLAlchemy stores `None` as
  * `null`); `session_data.session_name` to `sessionName`; `memory.runs` (where
  * agno v1 keeps an agent's runs) to the run log, each run's `created_at` (seconds) as
  * its time when it has one; anything that does not fit (unknown columns,
  * values that are not JSON objects) under `extraData.agno`. Sessions are
- * imported with version 1: agno keeps no version.
+ * imported with version 1: agno keeps no version. SQLite rows are read in
+ * `rowid` order; a `session_id` stored as an INTEGER or REAL is imported as its
+ * decimal text, one stored as NULL or a BLOB is an error naming the row.
  */
 import type { JsonObject, JsonValue, RunRecord, Session, SessionExport, SessionMode } from "../mod.ts";
-import { MODE_FIELDS } from "../mod.ts";
+import { MODE_FIELDS } from "../backend.ts";
 import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
 import { Progress } from "./progress.ts";
@@ -51,10 +53,20 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Epoch seconds (number or numeric text) to integer milliseconds; `null` when absent or not a time. */
-function seconds(value: unknown): number | null {
-  const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? Math.round(n * 1000) : null;
+/**
+ * A time column to integer milliseconds: epoch seconds (number or numeric
+ * text) or an ISO date; `null` when absent; an `Error` naming `where` otherwise.
+ */
+function time(value: unknown, column: string, where: string): number | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "bigint") value = Number(value);
+  if (typeof value === "string" && /^\s*\d+(\.\d+)?\s*$/.test(value)) value = Number(value);
+  if (typeof value === "number" && Number.isFinite(value) && value >= 0) return Math.round(value * 1000);
+  if (typeof value === "string" && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const ms = Date.parse(value);
+    if (Number.isFinite(ms)) return ms;
+  }
+  throw new Error(`${where}: ${column} ${JSON.stringify(plain(value))} is neither epoch seconds nor an ISO date`);
 }
 
 function plain(value: unknown): JsonValue {
@@ -65,16 +77,23 @@ function plain(value: unknown): JsonValue {
 
 /**
  * Converts one agno v1 row or JsonStorage file (snake_case keys, epoch
- * seconds) of `mode` to a session (version 1) with its runs; `now` stands in
- * for missing times.
+ * seconds or ISO dates) of `mode` to a session (version 1) with its runs;
+ * errors name `where` (the row or file).
  */
-export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: number): SessionExport<Session> {
+export function fromAgno(row: Record<string, unknown>, mode: SessionMode, where: string): SessionExport<Session> {
   const f = MODE_FIELDS[mode];
   const leftovers: Record<string, JsonValue> = {};
-  const session: Record<string, unknown> = { sessionId: String(row.session_id) };
+  const id = row.session_id;
+  if (typeof id !== "string" && (typeof id !== "number" || !Number.isFinite(id))) {
+    throw new Error(`${where}: session_id is ${id === null || id === undefined ? "missing" : "not text or a number"}`);
+  }
+  const session: Record<string, unknown> = { sessionId: String(id) };
   session.userId = row.user_id == null ? null : String(row.user_id);
-  const createdAt = seconds(row.created_at) ?? seconds(row.updated_at) ?? now;
-  const updatedAt = Math.max(seconds(row.updated_at) ?? createdAt, createdAt);
+  const created = time(row.created_at, "created_at", where);
+  const updated = time(row.updated_at, "updated_at", where);
+  const createdAt = created ?? updated;
+  if (createdAt === null) throw new Error(`${where}: neither created_at nor updated_at is set`);
+  const updatedAt = Math.max(updated ?? createdAt, createdAt);
   const objects: Record<string, JsonObject | null> = {};
   for (const field of f.objects) {
     const column = snake(field);
@@ -89,7 +108,7 @@ export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: n
   if (memory && Array.isArray(memory.runs) && memory.runs.every(isObject)) {
     runs = (memory.runs as JsonObject[]).map((run, i) => ({
       seq: i + 1,
-      createdAt: seconds(run.created_at) ?? updatedAt,
+      createdAt: time(run.created_at, `memory.runs[${i}].created_at`, where) ?? updatedAt,
       run,
     }));
     const { runs: _, ...rest } = memory;
@@ -111,7 +130,17 @@ export function fromAgno(row: Record<string, unknown>, mode: SessionMode, now: n
   return { session: { ...session, createdAt, updatedAt, version: 1 } as unknown as Session, runs };
 }
 
-async function* readSqlite(path: string, table: string): AsyncGenerator<Record<string, unknown>> {
+/** A row or file of agno's storage and where it is, for messages. */
+interface Source {
+  row: Record<string, unknown>;
+  where: string;
+}
+
+const ROWID = "__agentstate_rowid";
+const ID_TYPE = "__agentstate_id_type";
+const ID_TEXT = "__agentstate_id_text";
+
+async function* readSqlite(path: string, table: string): AsyncGenerator<Source> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new UsageError(`--table must be a plain identifier, got ${table}`);
   const { createClient } = await import("@libsql/client");
   const client = createClient({ url: `file:${path}` });
@@ -123,22 +152,38 @@ async function* readSqlite(path: string, table: string): AsyncGenerator<Record<s
       throw new Error(`${path} is not a SQLite database (${(error as Error).message})`);
     });
     if (exists.rows.length === 0) throw new Error(`${path} has no table ${table} (choose one with --table)`);
-    let last: string | null = null;
+    // rowid order is total whatever session_id holds (text, integers, blobs, NULLs), so every row is read once.
+    let last = 0;
     for (;;) {
       const result: { columns: string[]; rows: Record<string, unknown>[] } = await client.execute({
-        sql: `SELECT * FROM "${table}" ${last === null ? "" : "WHERE session_id > ?"} ORDER BY session_id LIMIT 500`,
-        args: last === null ? [] : [last],
+        sql:
+          `SELECT rowid AS "${ROWID}", typeof(session_id) AS "${ID_TYPE}", CAST(session_id AS TEXT) AS "${ID_TEXT}", * ` +
+          `FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT 500`,
+        args: [last],
+      }).catch((error) => {
+        throw new Error(`${path}: cannot page ${table} by rowid (${(error as Error).message})`);
       });
       if (result.rows.length === 0) return;
-      for (const row of result.rows) yield Object.fromEntries(result.columns.map((c) => [c, row[c]]));
-      last = String(result.rows[result.rows.length - 1]!.session_id);
+      for (const r of result.rows) {
+        const row = Object.fromEntries(
+          result.columns.filter((c) => !c.startsWith("__agentstate_")).map((c) => [c, r[c]]),
+        );
+        last = Number(r[ROWID]);
+        const where = `${path}: ${table} row ${last}`;
+        const type = r[ID_TYPE];
+        if (type === "null" || type === "blob") {
+          throw new Error(`${where}: session_id is ${type === "null" ? "NULL" : "a BLOB"}`);
+        }
+        if (type !== "text") row.session_id = r[ID_TEXT];
+        yield { row, where };
+      }
     }
   } finally {
     client.close();
   }
 }
 
-async function* readJsonDir(dir: string, mode: SessionMode, skipped: { count: number }) {
+async function* readJsonDir(dir: string, mode: SessionMode, skipped: { count: number }): AsyncGenerator<Source> {
   const names: string[] = [];
   for await (const entry of Deno.readDir(dir)) if (entry.isFile && entry.name.endsWith(".json")) names.push(entry.name);
   const others = Object.values(ENTITY_COLUMNS).filter((c) => c !== ENTITY_COLUMNS[mode]);
@@ -156,7 +201,7 @@ async function* readJsonDir(dir: string, mode: SessionMode, skipped: { count: nu
       skipped.count++;
       continue;
     }
-    yield data as Record<string, unknown>;
+    yield { row: data as Record<string, unknown>, where: `${dir}/${name}` };
   }
 }
 
@@ -181,14 +226,13 @@ export async function importAgno(args: string[]): Promise<void> {
   const progress = new Progress("import-agno", { quiet: values.quiet === true });
   const importer = new BatchImporter(storage, onConflict, progress);
   const checker = new EntryChecker(mode);
-  const now = Date.now();
-  for await (const row of rows) {
-    const entry = fromAgno(row, mode, now);
-    await importer.add(await checker.check(entry, `${source}: session ${JSON.stringify(entry.session.sessionId)}`));
+  for await (const { row, where } of rows) {
+    const entry = fromAgno(row, mode, where);
+    await importer.add(await checker.check(entry, `${where}: session ${JSON.stringify(entry.session.sessionId)}`));
   }
   await importer.flush();
   const { imported, skipped } = importer;
-  progress.done(`${imported} imported, ${skipped} skipped`);
+  progress.finish();
   const other = otherMode.count ? `, ${otherMode.count} file(s) of another mode left out` : "";
   print(`imported ${imported} agno ${mode} session(s), skipped ${skipped}${other}`);
 }

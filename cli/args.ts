@@ -1,7 +1,9 @@
 /** Shared option parsing and storage opening for the commands. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { openStorage, type SessionMode, type StorageOf, ValidationError } from "../mod.ts";
+import { openStorage, type SessionMode, STORAGE_URL_FORMS, type StorageOf, ValidationError } from "../mod.ts";
+import { findBackend, schemeOf } from "../backends/registry.ts";
 import { UsageError } from "./errors.ts";
+import { didYouMean } from "./text.ts";
 
 /** Options every command takes. */
 export const COMMON_OPTIONS = {
@@ -35,7 +37,14 @@ export function parse(args: string[], options: OptionSpec): Parsed {
     });
     return { values: values as Parsed["values"], positionals };
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const unknown = /^Unknown option '([^']+)'/.exec((error as Error).message)?.[1];
+    if (unknown === undefined) throw new UsageError((error as Error).message);
+    const all: OptionSpec = { ...COMMON_OPTIONS, ...options };
+    const known = Object.entries(all).flatMap(([name, spec]) => [
+      `--${name}`,
+      ...(spec.short ? [`-${spec.short}`] : []),
+    ]);
+    throw new UsageError(`unknown option ${unknown}${didYouMean(unknown, known)}`);
   }
 }
 
@@ -76,10 +85,11 @@ export async function open(
   options: OpenOptions = {},
 ): Promise<StorageOf<SessionMode>> {
   if (!url) throw new UsageError("a storage URL is required");
+  if (schemeOf(url) === undefined) throw new UsageError(await bareUrlHint(url));
   const mode = options.mode ?? modeOf(values.mode);
   let token = str(values, "token");
-  if (token === undefined && /^upstash\+/i.test(url)) token = Deno.env.get("UPSTASH_REDIS_REST_TOKEN");
-  if (token === undefined && /^(libsql|https?|wss?):/i.test(url)) token = Deno.env.get("LIBSQL_AUTH_TOKEN");
+  const tokenEnv = findBackend(url)?.tokenEnv;
+  if (token === undefined && tokenEnv) token = Deno.env.get(tokenEnv);
   const path = localPath(url);
   if (options.mustExist && path !== null && path !== "" && path !== ":memory:") {
     try {
@@ -102,6 +112,15 @@ export async function open(
     if (error instanceof ValidationError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** The message for a location given without a scheme: which URL was probably meant. */
+async function bareUrlHint(url: string): Promise<string> {
+  const isDir = await Deno.stat(url).then((info) => info.isDirectory, () => false);
+  const shown = JSON.stringify(url);
+  if (isDir) return `${shown} is not a storage URL; did you mean json:${url}?`;
+  if (/\.(db|sqlite3?|libsql)$/i.test(url)) return `${shown} is not a storage URL; did you mean file:${url}?`;
+  return `${shown} is not a storage URL; expected one of ${STORAGE_URL_FORMS.join(", ")}`;
 }
 
 /** Parses a time given as epoch milliseconds or an ISO date. */

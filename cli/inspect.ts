@@ -1,7 +1,10 @@
 /** Commands that look at or change single sessions: ls, show, rm, rename, stats, migrate. */
-import { LIBSQL_SCHEMA_VERSION, LibsqlStorage, MODE_FIELDS, type Session, SESSION_MODES } from "../mod.ts";
+import { type Session, SESSION_MODES } from "../mod.ts";
+import { MODE_FIELDS } from "../backend.ts";
+import { findBackend } from "../backends/registry.ts";
 import { modeOf, open, parse, parseCount, parseTime, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
+import { displayWidth, fit, printable } from "./text.ts";
 
 /** `YYYY-MM-DD hh:mm:ss` (UTC), or the raw number when it is beyond what `Date` represents. */
 function time(ms: number): string {
@@ -9,17 +12,13 @@ function time(ms: number): string {
   return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString().replace("T", " ").slice(0, 19);
 }
 
-/** Control characters (a hostile id could move the cursor or clear the screen) shown as `?`. */
-function printable(text: string): string {
-  return [...text].map((c) => (c.charCodeAt(0) < 0x20 || c === "\x7f" ? "?" : c)).join("");
-}
-
 function table(rows: string[][]): string[] {
-  // Ids are never cut (they are what `show`, `rm` and `rename` take); other columns are cut at 40 characters.
-  const widths = rows[0]!.map((_, i) => Math.min(i === 0 ? Infinity : 40, Math.max(...rows.map((r) => r[i]!.length))));
-  const cell = (text: string, width: number) =>
-    text.length > width ? text.slice(0, width - 1) + "…" : text.padEnd(width);
-  return rows.map((r) => r.map((c, i) => cell(printable(c), widths[i]!)).join("  ").trimEnd());
+  // Ids are never cut (they are what `show`, `rm` and `rename` take); other columns are cut at 40 columns.
+  const shown = rows.map((r) => r.map(printable));
+  const widths = shown[0]!.map((_, i) =>
+    Math.min(i === 0 ? Infinity : 40, Math.max(...shown.map((r) => displayWidth(r[i]!))))
+  );
+  return shown.map((r) => r.map((c, i) => fit(c, widths[i]!)).join("  ").trimEnd());
 }
 
 /** `ls <url>`: one page of sessions as a table or JSON. */
@@ -60,7 +59,7 @@ export async function ls(args: string[]): Promise<void> {
   });
   if (values.json) return print(JSON.stringify(page));
   const entityField = MODE_FIELDS[storage.mode].entity;
-  const rows = [["ID", "USER", entityField.toUpperCase(), "NAME", "VERSION", "CREATED", "UPDATED"]];
+  const rows = [["ID", "USER", entityField.toUpperCase(), "NAME", "VERSION", "CREATED (UTC)", "UPDATED (UTC)"]];
   for (const s of page.sessions) {
     rows.push([
       s.sessionId,
@@ -96,7 +95,10 @@ export async function show(args: string[]): Promise<void> {
   if (values.json) return print(JSON.stringify({ session, runCount, lastRuns: runs }));
   print(JSON.stringify(session, null, 2));
   print(`runs: ${runCount}${runs.length ? `; latest ${runs.length}:` : ""}`);
-  for (const r of runs) print(`  #${r.seq} ${time(r.createdAt)} ${JSON.stringify(r.run).slice(0, 200)}`);
+  for (const r of runs) {
+    const run = JSON.stringify(r.run);
+    print(printable(`  #${r.seq} ${time(r.createdAt)} UTC ${run.length > 200 ? run.slice(0, 199) + "…" : run}`));
+  }
 }
 
 function userOf(user: string | undefined): { userId?: string } {
@@ -164,7 +166,7 @@ export async function stats(args: string[]): Promise<void> {
   }
   if (values.json) return print(JSON.stringify(report));
   for (const [mode, r] of Object.entries(report)) {
-    const span = r.oldest === null ? "" : `, created ${time(r.oldest)} … ${time(r.newest!)}`;
+    const span = r.oldest === null ? "" : `, created ${time(r.oldest)} … ${time(r.newest!)} UTC`;
     print(`${mode}: ${r.sessions} session(s), ${r.users} user(s)${span}, ~${r.bytes} bytes as JSON`);
   }
 }
@@ -174,11 +176,12 @@ export async function migrate(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError("migrate takes one storage URL");
   await using storage = await open(positionals[0], values);
-  if (storage instanceof LibsqlStorage) {
-    const before = await storage.schemaVersion();
+  const schema = findBackend(positionals[0]!)?.capabilities?.schemaVersioned;
+  if (schema) {
+    const before = await schema.current(storage);
     await storage.create();
-    const after = await storage.schemaVersion();
-    print(`${storage.table}: schema version ${before} -> ${after} (current ${LIBSQL_SCHEMA_VERSION})`);
+    const after = await schema.current(storage);
+    print(`${schema.where(storage)}: schema version ${before} -> ${after} (current ${await schema.latest()})`);
   } else {
     await storage.create();
     print(`${storage.backend} (${storage.mode}): layout created and current; no versioned schema to migrate`);

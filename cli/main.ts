@@ -11,16 +11,19 @@
  * @module
  */
 import { ValidationError } from "../mod.ts";
+import { BACKENDS } from "../backends/registry.ts";
 import { importAgno } from "./agno.ts";
+import config from "../deno.json" with { type: "json" };
 import { UsageError } from "./errors.ts";
+import { didYouMean, osMessage, printable } from "./text.ts";
 import { ls, migrate, rename, rm, show, stats } from "./inspect.ts";
 import { copy, exportCommand, importCommand } from "./transfer.ts";
 
-const URLS =
-  "memory:, :memory:, file:<path.db>, libsql://…, http(s)://…, ws(s)://…, json:<dir>, upstash+https://<host>";
+const URLS = BACKENDS.filter((b) => b.runtimes.includes("deno")).flatMap((b) => b.urlForms).join(", ");
+const TOKEN_ENVS = BACKENDS.flatMap((b) => b.tokenEnv ? [`$${b.tokenEnv}`] : []).join(" or ");
 const COMMON = [
   "  --mode agent|team|workflow   kind of sessions (default agent)",
-  "  --token T                    token for remote URLs (else $LIBSQL_AUTH_TOKEN or $UPSTASH_REDIS_REST_TOKEN)",
+  `  --token T                    token for remote URLs (else ${TOKEN_ENVS})`,
   "  --table NAME                 libSQL table;  --prefix P   Upstash key prefix",
   "  -q, --quiet                  no progress on stderr;  -h, --help   this help",
 ].join("\n");
@@ -40,23 +43,44 @@ const COMMANDS: Record<string, Command> = {
       "[--order asc|desc] [--limit N] [--cursor C] [--json]",
     about: "List one page of sessions: a table (id, user, entity, name, version, created, updated), or JSON.",
     options: [
+      "  --user U                only sessions of user U",
+      "  --entity E              only sessions of this agent, team or workflow id (by --mode)",
+      "  --name N                only sessions named N",
       "  --since T / --until T   created at or after T / before T (ISO date or epoch milliseconds)",
       "  --sort created|updated  (default created)   --order asc|desc (default desc)",
       "  --limit N               page size, 1-1000 (default 20); the next page's --cursor is printed",
+      "  --cursor C              the page after the one that printed C",
+      "  --json                  the page as JSON ({ sessions, nextCursor }) instead of a table",
     ].join("\n"),
   },
   show: {
     run: show,
     usage: "show <url> <id> [--user U] [--runs N] [--json]",
     about: "Print one session, its run count and its latest N runs (default 5).",
+    options: [
+      "  --user U   the session must belong to user U",
+      "  --runs N   how many of the latest runs to print, 1-1000 (default 5)",
+      "  --json     { session, runCount, lastRuns } as JSON",
+    ].join("\n"),
   },
-  rm: { run: rm, usage: "rm <url> <id> [--user U]", about: "Delete a session and its runs." },
-  rename: { run: rename, usage: "rename <url> <id> <name> [--user U]", about: "Rename a session." },
+  rm: {
+    run: rm,
+    usage: "rm <url> <id> [--user U]",
+    about: "Delete a session and its runs.",
+    options: "  --user U   the session must belong to user U",
+  },
+  rename: {
+    run: rename,
+    usage: "rename <url> <id> <name> [--user U]",
+    about: "Rename a session.",
+    options: "  --user U   the session must belong to user U",
+  },
   export: {
     run: exportCommand,
-    usage: "export <url> [--out FILE]",
+    usage: "export <url> [--out FILE] [--force]",
     about: "Write every session with its runs as NDJSON (stdout by default), a page at a time.",
-    options: "  --out FILE   written as FILE.partial, renamed to FILE once complete",
+    options: "  --out FILE   written as FILE.partial, renamed to FILE once complete\n" +
+      "  --force      overwrite an existing FILE (and remove a stale FILE.partial)",
   },
   import: {
     run: importCommand,
@@ -100,6 +124,7 @@ function help(): string {
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.about.split(/[.;:] /)[0]}`);
   lines.push("", `storage URLs: ${URLS}`, "", "options of every command:", COMMON, "");
   lines.push("exit codes: 0 ok, 1 failure, 2 usage error.  agentstate <command> --help for more.");
+  lines.push("agentstate --version prints the version. Times are shown in UTC.");
   return lines.join("\n");
 }
 
@@ -116,13 +141,20 @@ export async function main(args: string[]): Promise<number> {
     console.log(help());
     return 0;
   }
+  if (name === "--version" || name === "-V" || name === "version") {
+    console.log(`agentstate ${config.version}`);
+    return 0;
+  }
   if (name === undefined) {
     console.error(help());
     return 2;
   }
   const command = COMMANDS[name];
   try {
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; see agentstate --help`);
+    if (!command) {
+      const hint = didYouMean(name, Object.keys(COMMANDS)) || "; see agentstate --help";
+      throw new UsageError(`unknown command ${JSON.stringify(name)}${hint}`);
+    }
     const end = rest.indexOf("--");
     if ((end === -1 ? rest : rest.slice(0, end)).some((a) => a === "--help" || a === "-h")) {
       console.log(commandHelp(command));
@@ -133,8 +165,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     const message = error instanceof Deno.errors.BrokenPipe
       ? "output closed before everything was written (broken pipe)"
-      : (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
-    console.error(`agentstate: ${message}`);
+      : osMessage(error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+    console.error(`agentstate: ${printable(message)}`);
     return error instanceof UsageError || error instanceof ValidationError ? 2 : 1;
   }
 }

@@ -16,7 +16,9 @@ import {
 } from "../mod.ts";
 import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
 import { UsageError } from "./errors.ts";
+import { readLines } from "./lines.ts";
 import { Progress } from "./progress.ts";
+import { printable } from "./text.ts";
 
 /** Sessions per `importSessions` call and per listing page. */
 export const BATCH = 500;
@@ -87,21 +89,10 @@ export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<
   } while (cursor !== null);
 }
 
-/** Non-empty lines of a file (or stdin for `-`) with their 1-based numbers, decoded as a stream. */
+/** Non-empty lines of a file (or stdin for `-`) with their 1-based numbers; invalid UTF-8 is an error. */
 async function* lines(path: string): AsyncGenerator<[number, string]> {
   const file = path === "-" ? Deno.stdin : await Deno.open(path);
-  let rest = "";
-  let number = 0;
-  for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
-    const parts = (rest + chunk).split("\n");
-    rest = parts.pop()!;
-    for (const part of parts) {
-      number++;
-      const line = part.endsWith("\r") ? part.slice(0, -1) : part;
-      if (line.trim() !== "") yield [number, line];
-    }
-  }
-  if (rest.trim() !== "") yield [number + 1, rest];
+  yield* readLines(file.readable);
 }
 
 /** The header line of an export. */
@@ -172,33 +163,86 @@ export class EntryChecker {
   }
 }
 
-/** `export <url> [--out file]`: NDJSON on stdout or in a file (written aside, then renamed into place). */
+/** Exists as a file, directory or link (a link is not followed). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Creates `FILE.partial` for `--out FILE`, never following a link and never
+ * overwriting without `force` (then a stale `FILE.partial` is removed, not followed).
+ */
+async function createPartial(out: string, force: boolean): Promise<{ partial: string; file: Deno.FsFile }> {
+  if (!force && await exists(out)) throw new UsageError(`${out} exists; pass --force to overwrite it`);
+  const partial = `${out}.partial`;
+  if (await exists(partial)) {
+    if (!force) {
+      throw new UsageError(`${partial} exists (left by an interrupted export?); remove it or pass --force`);
+    }
+    await Deno.remove(partial);
+  }
+  // createNew (O_EXCL) fails on anything already there, a link planted since the check included.
+  return { partial, file: await Deno.open(partial, { write: true, createNew: true, mode: 0o600 }) };
+}
+
+/** `export <url> [--out file] [--force]`: NDJSON on stdout or in a file (written aside, then renamed into place). */
 export async function exportCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { out: { type: "string", short: "o" } });
+  const { values, positionals } = parse(args, {
+    out: { type: "string", short: "o" },
+    force: { type: "boolean", default: false },
+  });
   if (positionals.length !== 1) throw new UsageError("export takes one storage URL");
   const out = str(values, "out");
-  await using storage = await open(positionals[0], values, { mustExist: true });
-  const partial = out === undefined || out === "-" ? null : `${out}.partial`;
-  const file = partial ? await Deno.open(partial, { write: true, create: true, truncate: true, mode: 0o600 }) : null;
-  const writer = (file ? file.writable : Deno.stdout.writable).getWriter();
-  const encoder = new TextEncoder();
-  const progress = new Progress("export", { quiet: values.quiet === true });
+  const target = out === undefined || out === "-" ? null : await createPartial(out, values.force === true);
+  const { partial = null, file = null } = target ?? {};
   let ok = false;
   try {
-    const header: Header = { agentstate: "export", version: 1, mode: storage.mode };
-    await writer.write(encoder.encode(JSON.stringify(header) + "\n"));
-    for await (const entry of readAll(storage)) {
-      await writer.write(encoder.encode(JSON.stringify(entry) + "\n"));
-      progress.add();
+    await using storage = await open(positionals[0], values, { mustExist: true });
+    const writer = (file ? file.writable : Deno.stdout.writable).getWriter();
+    const encoder = new TextEncoder();
+    const progress = new Progress("export", { quiet: values.quiet === true });
+    try {
+      const header: Header = { agentstate: "export", version: 1, mode: storage.mode };
+      await writer.write(encoder.encode(JSON.stringify(header) + "\n"));
+      for await (const entry of readAll(storage)) {
+        await writer.write(encoder.encode(JSON.stringify(entry) + "\n"));
+        progress.add();
+      }
+      ok = true;
+    } finally {
+      if (file) await writer.close();
+      else writer.releaseLock();
     }
-    ok = true;
+    if (partial) await Deno.rename(partial, out!);
+    progress.done(`${progress.count} session(s)${out && out !== "-" ? ` written to ${out}` : ""}`);
   } finally {
-    if (file) await writer.close().catch(() => {});
-    else writer.releaseLock();
-    if (partial && !ok) await Deno.remove(partial).catch(() => {});
+    if (partial && !ok) {
+      await Deno.remove(partial).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+    }
   }
-  if (partial) await Deno.rename(partial, out!);
-  progress.done(`${progress.count} session(s)`);
+}
+
+/** Copies stdin to a temporary file (mode 0600) removed on dispose. */
+async function spoolStdin(): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const path = await Deno.makeTempFile({ prefix: "agentstate-import-", suffix: ".ndjson" });
+  const remove = () => Deno.remove(path);
+  try {
+    await Deno.chmod(path, 0o600);
+    const file = await Deno.open(path, { write: true, truncate: true });
+    await Deno.stdin.readable.pipeTo(file.writable);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return { path, [Symbol.asyncDispose]: remove };
 }
 
 /** `import <url> [--in file] [--on-conflict skip|overwrite|fail]`. */
@@ -209,10 +253,10 @@ export async function importCommand(args: string[]): Promise<void> {
   });
   if (positionals.length !== 1) throw new UsageError("import takes one storage URL");
   const onConflict = onConflictOf(str(values, "on-conflict"), "fail");
-  const input = str(values, "in") ?? "-";
-  if (input === "-" && onConflict !== "skip") {
-    throw new UsageError("stdin can be read only once: use --in <file>, or --on-conflict skip");
-  }
+  let input = str(values, "in") ?? "-";
+  // Two passes (check, then import) read stdin once: it is spooled to a private temporary file.
+  await using spool = input === "-" && onConflict !== "skip" ? await spoolStdin() : null;
+  if (spool) input = spool.path;
   let { header, rest } = await openExport(input);
   const mode = header && values.mode === undefined ? header.mode : modeOf(values.mode);
   if (header && header.mode !== mode) {
@@ -249,14 +293,16 @@ export async function importCommand(args: string[]): Promise<void> {
       entry = await checker.checkLine(line, number);
     } catch (error) {
       bad.push((error as Error).message);
-      if (values.quiet !== true && bad.length <= 20) console.error(`agentstate: skipping ${(error as Error).message}`);
+      if (values.quiet !== true && bad.length <= 20) {
+        console.error(`agentstate: skipping ${printable((error as Error).message)}`);
+      }
       continue;
     }
     await importer.add(entry);
   }
   await importer.flush();
   const { imported, skipped } = importer;
-  progress.done(`${imported} imported, ${skipped} skipped, ${bad.length} bad line(s)`);
+  progress.finish();
   print(`imported ${imported}, skipped ${skipped}${bad.length ? `, bad lines ${bad.length}` : ""}`);
   if (bad.length > 0) throw new Error(`${bad.length} line(s) could not be read; first: ${bad[0]}`);
 }
@@ -274,6 +320,6 @@ export async function copy(args: string[]): Promise<void> {
   for await (const entry of readAll(source)) await importer.add(entry);
   await importer.flush();
   const { imported, skipped } = importer;
-  progress.done(`${imported} copied, ${skipped} already there`);
+  progress.finish();
   print(`copied ${imported}, skipped ${skipped} (already in the target)`);
 }

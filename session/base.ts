@@ -113,9 +113,13 @@ export abstract class BaseSessionStorage<
   }
 
   // TRANSITIONAL (removed once every backend hands over a driver).
+  /** Legacy hook: ids and times of a listing. */
   protected doListKeys?(query: ListQuery): Promise<import("./driver.ts").SessionKey[]>;
+  /** Legacy hook: appends runs. */
   protected doAppendRuns?(...args: unknown[]): Promise<AppendRunsResult>;
+  /** Legacy hook: reads runs. */
   protected doGetRuns?(...args: unknown[]): Promise<RunRecord[]>;
+  /** Legacy hook: imports sessions. */
   protected doImport?(...args: unknown[]): Promise<ImportResult>;
 
   /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */

@@ -149,6 +149,7 @@ Deno.test({
       await app.reload();
       await app.waitForFunction(() => "agentstateReady" in globalThis);
       assert.equal(await app.locator("#sessions li").count(), 0, "the delete survived the reload too");
+      await checkLayoutAndTabs(browser, base, errors);
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
@@ -156,3 +157,64 @@ Deno.test({
     }
   },
 });
+
+type Browser = Awaited<ReturnType<typeof chromium.launch>>;
+
+/**
+ * The example as a person uses it (issue 22): disabled buttons with no chat,
+ * sending with no chat open starts one, the input stays in view after 52
+ * messages at desktop and phone sizes (screenshots of both), and a second
+ * tab redraws on a message and on a delete.
+ */
+async function checkLayoutAndTabs(browser: Browser, base: string, errors: string[]): Promise<void> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 700 } });
+  try {
+    const [tab, other] = [await context.newPage(), await context.newPage()];
+    for (const page of [tab, other]) {
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${base}/`);
+      await page.waitForFunction(() => "agentstateReady" in globalThis);
+    }
+    assert.match(await tab.getAttribute('meta[name="viewport"]', "content") ?? "", /width=device-width/);
+    assert.deepEqual([await tab.isDisabled("#rename"), await tab.isDisabled("#delete")], [true, true]);
+    await tab.fill("#input", "Hello before any chat");
+    await tab.click("#send");
+    await tab.waitForFunction('document.querySelectorAll("#messages .msg").length === 2');
+    assert.equal(await tab.locator("#sessions li").count(), 1, "sending with no chat open started one");
+    assert.deepEqual([await tab.isDisabled("#rename"), await tab.isDisabled("#delete")], [false, false]);
+    await other.waitForFunction('document.querySelectorAll("#sessions li").length === 1');
+    for (let i = 2; i <= 26; i++) {
+      await tab.fill("#input", `Message number ${i}, long enough to take a line of its own in the pane`);
+      await tab.click("#send");
+      await tab.waitForFunction(`document.querySelectorAll("#messages .msg").length === ${2 * i}`);
+    }
+    for (const [label, width, height] of [["desktop", 1280, 700], ["phone", 390, 844]] as const) {
+      await tab.setViewportSize({ width, height });
+      const input = (await tab.locator("#input").boundingBox())!;
+      const title = (await tab.locator("#title").boundingBox())!;
+      assert.ok(input.y >= 0 && input.y + input.height <= height, `${label}: input in view: ${JSON.stringify(input)}`);
+      assert.ok(input.x >= 0 && input.x + input.width <= width, `${label}: input within the width`);
+      assert.ok(title.y >= 0 && title.y < height, `${label}: title in view`);
+      const pane: { scrollHeight: number; clientHeight: number; scrollTop: number } = await tab.evaluate(
+        "(({ scrollHeight, clientHeight, scrollTop }) => ({ scrollHeight, clientHeight, scrollTop }))(document.getElementById('messages'))",
+      );
+      assert.ok(pane.scrollHeight > pane.clientHeight, `${label}: the pane scrolls: ${JSON.stringify(pane)}`);
+      assert.ok(pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 2, `${label}: scrolled to the newest`);
+      const path = `${out}/browser-${label}.png`;
+      await tab.screenshot({ path });
+      console.log(`screenshot (${label}, ${width}x${height}, 52 messages): ${path}`);
+    }
+    // The other tab: opens the chat written in the first, then sees its deletion.
+    await other.click("#sessions li");
+    await other.waitForFunction('document.querySelectorAll("#messages .msg").length === 52');
+    await tab.fill("#input", "One more");
+    await tab.click("#send");
+    await other.waitForFunction('document.querySelectorAll("#messages .msg").length === 54');
+    await tab.click("#delete");
+    await other.waitForFunction('document.querySelectorAll("#sessions li").length === 0');
+    assert.equal(await other.textContent("#title"), "No chat selected");
+    assert.equal(await other.isDisabled("#rename"), true);
+  } finally {
+    await context.close();
+  }
+}

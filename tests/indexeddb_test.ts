@@ -1,8 +1,9 @@
 import "fake-indexeddb/auto";
 import assert from "node:assert/strict";
-import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
+import { IDBDatabase, IDBFactory, IDBKeyRange, IDBObjectStore } from "fake-indexeddb";
 import { IndexedDbStorage } from "../backends/indexeddb.ts";
 import { CorruptRecordError, StorageError } from "../session/errors.ts";
+import type { AgentSession } from "../session/types.ts";
 import { runConformance } from "./conformance/mod.ts";
 import { legacyAgentSession } from "./support/fixtures.ts";
 import { indexedDbBackend } from "./support/backends.ts";
@@ -127,4 +128,133 @@ Deno.test("IndexedDbStorage reads and upgrades a layout-1 database (fields inlin
   // The upgrade added the indexes layout 1 lacked.
   assert.deepEqual((await storage.listSessions({ userId: "ada" })).sessions.map((s) => s.sessionId), ["old"]);
   assert.deepEqual((await storage.listSessions({ sessionName: "kept", sortBy: "updatedAt" })).sessions.length, 1);
+});
+
+type Db = InstanceType<typeof IDBDatabase>;
+type ObjectStore = InstanceType<typeof IDBObjectStore>;
+type Factory = InstanceType<typeof IDBFactory>;
+
+/** Opens `name` on `factory` directly, to look at or damage what the storage wrote. */
+async function openRaw(factory: Factory, name: string): Promise<Db> {
+  const request = factory.open(name);
+  return await new Promise((resolve) => request.onsuccess = () => resolve(request.result));
+}
+
+/** Runs `edit` on `store` in one readwrite transaction and waits for it to commit. */
+async function editRaw(factory: Factory, name: string, store: string, edit: (s: ObjectStore) => void) {
+  const db = await openRaw(factory, name);
+  await new Promise<void>((resolve, reject) => {
+    const tx = db.transaction([store], "readwrite");
+    edit(tx.objectStore(store));
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error);
+  });
+  db.close();
+}
+
+Deno.test("IndexedDbStorage: every write is ONE readwrite transaction, however many records it touches", async () => {
+  await using storage = new IndexedDbStorage({ indexedDB: new IDBFactory(), dbName: "count" });
+  await storage.create();
+  const real = IDBDatabase.prototype.transaction;
+  let readwrite = 0;
+  IDBDatabase.prototype.transaction = function (this: Db, ...args: Parameters<typeof real>) {
+    if (args[1] === "readwrite") readwrite++;
+    return real.apply(this, args);
+  };
+  const counts: Record<string, number> = {};
+  const count = async (name: string, write: () => Promise<unknown>) => {
+    readwrite = 0;
+    await write();
+    counts[name] = readwrite;
+  };
+  try {
+    await count(
+      "upsertMany x50",
+      () => storage.upsertMany(Array.from({ length: 50 }, (_, i) => ({ sessionId: `s${i}` }))),
+    );
+    await count("appendRuns x200", () => storage.appendRuns("s1", Array.from({ length: 200 }, (_, i) => ({ i }))));
+    await count("import x20 with 5 runs each", () =>
+      storage.importSessions(
+        Array.from({ length: 20 }, (_, i) => ({
+          session: { ...legacyAgentSession(), sessionId: `imp${i}` } as unknown as AgentSession,
+          runs: Array.from({ length: 5 }, (_, k) => ({ seq: k + 1, createdAt: 1, run: { k } })),
+        })),
+      ));
+    await count("renameSession", () => storage.renameSession("s1", "named"));
+    await count("deleteSession", () => storage.deleteSession("s1"));
+  } finally {
+    IDBDatabase.prototype.transaction = real;
+  }
+  assert.deepEqual(counts, {
+    "upsertMany x50": 1,
+    "appendRuns x200": 1,
+    "import x20 with 5 runs each": 1,
+    renameSession: 1,
+    deleteSession: 1,
+  });
+  assert.equal((await storage.getAllSessionIds()).length, 69);
+});
+
+Deno.test("IndexedDbStorage: a request failing late in a write rolls back every earlier put of it", async () => {
+  const factory = new IDBFactory();
+  await using storage = new IndexedDbStorage({ indexedDB: factory, dbName: "late" });
+  await storage.upsert({ sessionId: "s" });
+  await storage.appendRuns("s", [{ n: 1 }]);
+  const real = IDBObjectStore.prototype.put;
+  let puts = 0;
+  // The 150th run put becomes an `add` of an existing key: it fails asynchronously (ConstraintError).
+  IDBObjectStore.prototype.put = function (this: ObjectStore, value: unknown, key?: Parameters<typeof real>[1]) {
+    if (this.name === "agent_runs" && ++puts === 150) return this.add({ ...(value as object), seq: 1 }, key);
+    return real.call(this, value, key);
+  };
+  try {
+    const error = await storage.appendRuns("s", Array.from({ length: 200 }, (_, i) => ({ n: i + 2 }))).catch((e) => e);
+    assert.equal(error?.name, "StorageError", String(error));
+    assert.match(String(error.cause ?? error), /ConstraintError|already exists|Key/i);
+  } finally {
+    IDBObjectStore.prototype.put = real;
+  }
+  assert.equal((await storage.read("s"))?.version, 2);
+  const { runs } = await storage.getRuns("s", { limit: 500 });
+  assert.deepEqual(runs.map((r) => r.run), [{ n: 1 }]);
+  // Nothing of the failed batch is stored either, beyond the run count.
+  const db = await openRaw(factory, "late");
+  const stored = await new Promise<number>((resolve) => {
+    const request = db.transaction(["agent_runs"], "readonly").objectStore("agent_runs").count();
+    request.onsuccess = () => resolve(request.result);
+  });
+  db.close();
+  assert.equal(stored, 1);
+});
+
+Deno.test("IndexedDbStorage: a run that is not a JSON object, or a missing run within runCount, is a CorruptRecordError naming it", async () => {
+  const factory = new IDBFactory();
+  await using storage = new IndexedDbStorage({ indexedDB: factory, dbName: "runs" });
+  await storage.upsert({ sessionId: "s" });
+  await storage.appendRuns("s", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+  const corrupt = async (order: "asc" | "desc", location: string, detail: RegExp) => {
+    const error = await storage.getRuns("s", { order }).catch((e) => e);
+    assert.ok(error instanceof CorruptRecordError, String(error));
+    assert.equal(error.location, location);
+    assert.match(error.message, detail);
+    assert.equal(error.backend, "indexeddb");
+  };
+  for (const [run, detail] of [["7", /not a JSON object/], ["[1]", /not a JSON object/], ["{", /not valid JSON/]]) {
+    await editRaw(factory, "runs", "agent_runs", (s) => s.put({ sessionId: "s", seq: 2, createdAt: 1, run }));
+    await corrupt("asc", 'runs/agent_runs/["s",2]', detail as RegExp);
+  }
+  await editRaw(factory, "runs", "agent_runs", (s) => s.delete(["s", 2]));
+  await corrupt("asc", 'runs/agent_runs/["s",2]', /run 2 of 3 is missing/);
+  await corrupt("desc", 'runs/agent_runs/["s",2]', /run 2 of 3 is missing/);
+  await editRaw(factory, "runs", "agent_runs", (s) => s.delete(["s", 3]));
+  await corrupt("asc", 'runs/agent_runs/["s",2]', /run 2 of 3 is missing/);
+  await corrupt("desc", 'runs/agent_runs/["s",3]', /run 3 of 3 is missing/);
+  await editRaw(factory, "runs", "agent_runs", (s) => s.delete(["s", 1]));
+  await corrupt("asc", 'runs/agent_runs/["s",1]', /run 1 of 3 is missing/);
+  // A page that ends before the gap is still served.
+  await storage.upsert({ sessionId: "ok" });
+  await storage.appendRuns("ok", [{ n: 1 }, { n: 2 }, { n: 3 }]);
+  await editRaw(factory, "runs", "agent_runs", (s) => s.delete(["ok", 3]));
+  assert.deepEqual((await storage.getRuns("ok", { limit: 1 })).runs.map((r) => r.seq), [1]);
+  await assert.rejects(storage.getRuns("ok", { limit: 3 }), CorruptRecordError);
 });

@@ -5,19 +5,10 @@ import { HOSTILE_IDS, runConformance } from "./conformance/mod.ts";
 import { jsonBackend } from "./support/backends.ts";
 import { legacyAgentSession } from "./support/fixtures.ts";
 import { killWhileWriting } from "./support/process.ts";
+import { jsonWorker as worker, spawnJsonWorker as spawnWorker } from "./support/json_spawn.ts";
 import { tempDir } from "./support/temp.ts";
 
 runConformance(jsonBackend());
-
-const worker = new URL("./support/json_worker.ts", import.meta.url).pathname;
-function spawnWorker(...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", worker, ...args],
-    stdout: "piped",
-    stderr: "inherit",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
 
 async function walk(root: string): Promise<string[]> {
   const out: string[] = [];
@@ -102,7 +93,7 @@ Deno.test("JsonStorage: leftover temp files are ignored and cleaned; interrupted
     assert.deepEqual(await storage.getAllSessionIds(), ["a"]);
     await storage.create();
     const names = [...Deno.readDirSync(`${d.path}/agent`)].map((e) => e.name).sort();
-    assert.deepEqual(names, [".changes", ".locks", `${await encodeFileName("a")}.json`]);
+    assert.deepEqual(names, [".changes", ".journal", ".locks", `${await encodeFileName("a")}.json`]);
     assert.deepEqual((await storage.read("a"))?.memory, { v: 2 });
     await storage.close();
   } finally {

@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  compareIds,
-  ConflictError,
-  decodeCursor,
-  encodeCursor,
-  openStorage,
-  parseSessionInput,
-  StorageError,
-  ValidationError,
-} from "../mod.ts";
+import { compareIds, decodeCursor, encodeCursor, parseSessionInput } from "../backend.ts";
+import { ConflictError, openStorage, StorageError, ValidationError } from "../mod.ts";
 import { MemoryStorage } from "../backends/memory.ts";
 
 Deno.test("compareIds() orders like UTF-8 bytes (code points), not UTF-16 units", () => {

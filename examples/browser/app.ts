@@ -3,8 +3,11 @@
  * A chat-like page that keeps its sessions in IndexedDB through agentstate,
  * with a scripted assistant. The browser bundle's entry: it also re-exports
  * the two storages that run in a browser, so the bundle is what a web app
- * importing them gets. Built by tests/browser_test.ts with
- * `deno bundle --platform browser --minify -o examples/browser/agentstate.js examples/browser/app.ts`.
+ * importing them gets. Build and serve it with `deno task browser` (see
+ * README.md here); tests/browser_test.ts drives it in Chromium.
+ *
+ * Other tabs of the same page learn of every change through a
+ * `BroadcastChannel` and redraw.
  *
  * @module
  */
@@ -22,6 +25,8 @@ interface Message {
 const storage = new IndexedDbStorage({ mode: "agent", dbName: "agentstate-chat" });
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 let current: string | null = null;
+/** Tells the other tabs that a chat changed; they redraw. */
+const channel = new BroadcastChannel("agentstate-chat");
 
 /** The assistant: a script, not a model. */
 function reply(text: string, turn: number): string {
@@ -42,6 +47,7 @@ async function renderList(): Promise<void> {
 
 async function renderMessages(): Promise<void> {
   const session = current ? await storage.read(current) : null;
+  for (const id of ["rename", "delete"]) $<HTMLButtonElement>(id).disabled = session === null;
   $("title").textContent = session ? (session.sessionName ?? session.sessionId) : "No chat selected";
   $("status").textContent = session ? `version ${session.version}, saved in IndexedDB` : "";
   const { runs } = current ? await storage.getRuns(current, { limit: 1000 }) : { runs: [] };
@@ -52,6 +58,14 @@ async function renderMessages(): Promise<void> {
     div.textContent = message.text;
     return div;
   }));
+  $("messages").scrollTop = $("messages").scrollHeight;
+}
+
+/** Redraws this tab and tells the others. */
+async function changed(): Promise<void> {
+  channel.postMessage("changed");
+  await renderList();
+  await renderMessages();
 }
 
 async function select(id: string): Promise<void> {
@@ -61,32 +75,35 @@ async function select(id: string): Promise<void> {
   await renderMessages();
 }
 
-$("new").onclick = async () => {
-  const id = `chat-${Date.now().toString(36)}`;
+async function newChat(): Promise<string> {
+  const id = `chat-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
   await storage.upsert({ sessionId: id, sessionName: `Chat ${new Date().toLocaleTimeString()}`, agentId: "scripted" });
+  channel.postMessage("changed");
   await select(id);
-};
+  return id;
+}
+
+$("new").onclick = newChat;
 
 $("form").onsubmit = async (event) => {
   event.preventDefault();
   const input = $<HTMLInputElement>("input");
   const text = input.value.trim();
-  if (!text || !current) return;
+  if (!text) return;
   input.value = "";
-  const { runs } = await storage.getRuns(current, { order: "desc", limit: 1 });
+  const id = current ?? await newChat(); // sending with no chat open starts one
+  const { runs } = await storage.getRuns(id, { order: "desc", limit: 1 });
   const turn = Math.floor((runs[0]?.seq ?? 0) / 2) + 1;
   const messages: Message[] = [{ role: "user", text }, { role: "assistant", text: reply(text, turn) }];
-  await storage.appendRuns(current, messages as unknown as { [key: string]: string }[]);
-  await renderList();
-  await renderMessages();
+  await storage.appendRuns(id, messages as unknown as { [key: string]: string }[]);
+  await changed();
 };
 
 $("rename").onclick = async () => {
   if (!current) return;
   const name = globalThis.prompt("New name", $("title").textContent ?? "") ?? "";
   if (name) await storage.renameSession(current, name);
-  await renderList();
-  await renderMessages();
+  await changed();
 };
 
 $("delete").onclick = async () => {
@@ -94,6 +111,14 @@ $("delete").onclick = async () => {
   await storage.deleteSession(current);
   current = null;
   localStorage.removeItem("agentstate-current");
+  await changed();
+};
+
+// The newest message stays in view when the window (a phone turned, say) changes size.
+new ResizeObserver(() => $("messages").scrollTop = $("messages").scrollHeight).observe($("messages"));
+
+channel.onmessage = async () => {
+  if (current && !(await storage.read(current))) current = null; // deleted in another tab
   await renderList();
   await renderMessages();
 };

@@ -138,3 +138,24 @@ export async function skipRedis(): Promise<boolean> {
   if (skip) console.warn("skipping Upstash tests: redis-server is missing (apt-get install -y redis-server)");
   return skip;
 }
+
+/** One backend configuration the suites run on: its initializer and whether it must be skipped here. */
+export interface Configuration {
+  /** A fresh initializer (each suite gets its own servers and directories). */
+  make: () => StoreTestInitializer;
+  /** Resolves to `true` when a service it needs is missing (and missing is allowed). */
+  skip?: () => Promise<boolean>;
+}
+
+/**
+ * Every persistent configuration, for suites that run on all of them (the
+ * property tests compare each with memory, so memory is not listed).
+ */
+export const CONFIGURATIONS: readonly Configuration[] = [
+  { make: libsqlMemoryBackend },
+  { make: libsqlFileBackend },
+  { make: libsqlRemoteBackend },
+  { make: jsonBackend },
+  { make: indexedDbBackend },
+  { make: upstashBackend, skip: skipRedis },
+];

@@ -309,15 +309,16 @@ async function tail(stream: ReadableStream<Uint8Array>): Promise<string> {
 /**
  * Starts a throwaway `redis-server` on 127.0.0.1 (no RDB snapshots, no AOF)
  * and resolves once it answers PING. Without `port`, a free port is picked
- * (retrying if another process grabs it first). Throws, with how to install
- * it, if `redis-server` is missing.
+ * (retrying if another process grabs it first). `args` are more
+ * command-line options (e.g. `["--cluster-enabled", "yes"]`). Throws, with
+ * how to install it, if `redis-server` is missing.
  */
-export async function startRedisServer(options: { port?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(options: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
   const attempts = options.port === undefined ? 3 : 1;
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
     try {
-      return await launchRedis(options.port ?? freePort());
+      return await launchRedis(options.port ?? freePort(), options.args ?? []);
     } catch (error) {
       if (error instanceof Error && error.message === INSTALL_HINT) throw error;
       lastError = error;
@@ -326,12 +327,24 @@ export async function startRedisServer(options: { port?: number } = {}): Promise
   throw lastError;
 }
 
-async function launchRedis(port: number): Promise<RedisServer> {
+async function launchRedis(port: number, extra: string[]): Promise<RedisServer> {
   const hostname = "127.0.0.1";
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", hostname, "--save", "", "--appendonly", "no", "--daemonize", "no"],
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        hostname,
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        ...extra,
+      ],
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
