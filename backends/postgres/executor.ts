@@ -62,7 +62,8 @@ export class PostgresExecutor implements SqlExecutor {
     this.#pool = pool;
     this.#owned = owned;
     this.#types = {
-      getTypeParser: (oid, format) => oid === INT8 && format !== "binary" ? parseBigint : parsers.getTypeParser(oid, format),
+      getTypeParser: (oid, format) =>
+        oid === INT8 && format !== "binary" ? parseBigint : parsers.getTypeParser(oid, format),
     };
   }
 
@@ -86,6 +87,9 @@ export class PostgresExecutor implements SqlExecutor {
   async transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken: Error | undefined;
+    // A checked-out connection the server drops reports it as an event too (the pool listens only to idle ones).
+    const dropped = (error: Error) => broken = error;
+    client.on("error", dropped);
     try {
       await client.query("BEGIN");
       const result = await work({ query: (statement) => run(client, statement, this.#types) });
@@ -96,6 +100,7 @@ export class PostgresExecutor implements SqlExecutor {
       await client.query("ROLLBACK").catch((rollback: Error) => broken = rollback);
       throw error;
     } finally {
+      client.off("error", dropped);
       client.release(broken);
     }
   }
