@@ -17,12 +17,25 @@ import { toListQuery } from "../session/list.ts";
 import type { BaseStorageOptions, ListOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
 import { PostgresExecutor } from "./postgres/executor.ts";
 
+/**
+ * The part of a `pg` `Pool` this storage uses. Pass a real `Pool`; this type
+ * only keeps the driver's types out of this package's API.
+ */
+export interface PostgresPoolLike {
+  /** Checks out a connection. */
+  connect(): Promise<unknown>;
+  /** Runs one statement on any connection. */
+  query(...args: never[]): Promise<unknown>;
+  /** Ends the pool. */
+  end(): Promise<void>;
+}
+
 /** Options of {@linkcode PostgresStorage}. */
 export interface PostgresStorageOptions<M extends SessionMode = "agent"> extends BaseStorageOptions<M> {
   /** Connection URL, `postgres://user:password@host:port/database`. Ignored when `pool` is given. */
   url?: string;
   /** A `pg` `Pool` made by the caller; `close()` then leaves it open. */
-  pool?: Pool;
+  pool?: PostgresPoolLike;
   /**
    * The schema holding the tables, a plain identifier; created when missing.
    * @default {"public"}
@@ -118,7 +131,7 @@ export class PostgresStorage<M extends SessionMode = "agent"> extends BaseSessio
       names = [schema, table];
       const open = async () => {
         const { default: pg } = await import("pg");
-        if (options?.pool) return new PostgresExecutor(options.pool, false, pg.types);
+        if (options?.pool) return new PostgresExecutor(options.pool as Pool, false, pg.types);
         const pool = new pg.Pool({
           connectionString: options!.url,
           max: poolSize,
