@@ -38,11 +38,34 @@ export interface TypeParsers {
   getTypeParser(oid: number, format?: "text" | "binary"): (value: string) => unknown;
 }
 
-/** Runs one statement; without arguments as a simple query, which may hold several statements (one transaction). */
-async function run(runner: Runner, statement: SqlStatement, types: TypeParsers): Promise<SqlResult> {
+/**
+ * How many distinct statements this process prepares by name on a
+ * connection (the server keeps them while the connection lives); later
+ * ones run unnamed, parsed each time.
+ */
+export const PREPARED_STATEMENTS = 200;
+
+/**
+ * Statement names by SQL text, shared by every executor: storages sharing a
+ * caller's pool use one name per text, as `pg` requires on a connection.
+ */
+const names = new Map<string, string>();
+
+/** The name `sql` is prepared under, while fewer than {@linkcode PREPARED_STATEMENTS} are named. */
+function nameOf(sql: string): string | undefined {
+  let name = names.get(sql);
+  if (name === undefined && names.size < PREPARED_STATEMENTS) names.set(sql, name = `agentstate_${names.size}`);
+  return name;
+}
+
+/**
+ * Runs one statement, by `name` when given (prepared once per connection);
+ * without arguments as a simple query, which may hold several statements (one transaction).
+ */
+async function run(runner: Runner, statement: SqlStatement, types: TypeParsers, name?: string): Promise<SqlResult> {
   const config: QueryConfig = statement.args.length === 0
     ? { text: statement.sql, types }
-    : { text: statement.sql, values: statement.args.map(toParam), types };
+    : { text: statement.sql, values: statement.args.map(toParam), types, ...(name ? { name } : {}) };
   const result = await runner.query(config) as QueryResult | QueryResult[];
   const last = Array.isArray(result) ? result[result.length - 1]! : result;
   return {
@@ -68,7 +91,7 @@ export class PostgresExecutor implements SqlExecutor {
   }
 
   query(statement: SqlStatement): Promise<SqlResult> {
-    return run(this.#pool, statement, this.#types);
+    return run(this.#pool, statement, this.#types, nameOf(statement.sql));
   }
 
   batch(steps: SqlStep[]): Promise<SqlResult[]> {
@@ -92,7 +115,9 @@ export class PostgresExecutor implements SqlExecutor {
     client.on("error", dropped);
     try {
       await client.query("BEGIN");
-      const result = await work({ query: (statement) => run(client, statement, this.#types) });
+      const result = await work({
+        query: (statement) => run(client, statement, this.#types, nameOf(statement.sql)),
+      });
       await client.query("COMMIT");
       return result;
     } catch (error) {
