@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
 import pg from "pg";
+import { LibsqlStorage } from "../backends/libsql.ts";
 import { openStorage } from "../backends/open.ts";
 import { POSTGRES_SCHEMA_VERSION, PostgresStorage } from "../backends/postgres.ts";
 import { ConflictError, StorageError, ValidationError } from "../session/errors.ts";
 import { compareIds } from "../session/list.ts";
 import { HOSTILE_IDS, runConformance } from "./conformance/mod.ts";
 import { postgresBackend, postgresServer } from "./support/backends.ts";
+import { ok } from "./support/cli.ts";
 import { skipWithoutPostgres, startPostgresServer } from "./support/postgres_server.ts";
+import { tempDir } from "./support/temp.ts";
 
 const ignore = await skipWithoutPostgres("PostgreSQL tests");
 
@@ -285,4 +288,70 @@ test("openStorage opens postgres:// and postgresql:// URLs; bad options are Vali
   assert.throws(() => new PostgresStorage({ url, schema: "bad-name" }), ValidationError);
   assert.throws(() => new PostgresStorage({ url, poolSize: 0 }), ValidationError);
   assert.throws(() => new PostgresStorage({}), ValidationError);
+});
+
+test("CLI: copy 10 000 sessions libSQL → PostgreSQL → libSQL keeps sessions and runs identical", async () => {
+  const server = await postgresServer();
+  const dir = await tempDir("pg-copy");
+  const schema = freshSchema();
+  try {
+    await using source = new LibsqlStorage({ url: `file:${dir.path}/big.db` });
+    for (let i = 0; i < 10_000; i += 1000) {
+      await source.importSessions(Array.from({ length: 1000 }, (_, k) => ({
+        session: {
+          sessionId: `s${i + k}/é\u0000`,
+          userId: `u${(i + k) % 10}`,
+          sessionName: (i + k) % 3 === 0 ? `name ${i + k}` : null,
+          agentId: "a",
+          teamSessionId: null,
+          memory: { n: i + k },
+          sessionData: null,
+          extraData: null,
+          agentData: null,
+          createdAt: 1_000 + i + k,
+          updatedAt: 50_000 + i + k,
+          version: 1 + ((i + k) % 4),
+        },
+        runs: (i + k) % 7 === 0
+          ? [{ seq: 1, key: `k${i + k}`, digest: "d", createdAt: 9, run: { q: "hi" } }, {
+            seq: 2,
+            key: null,
+            digest: null,
+            createdAt: 10,
+            run: { a: "yo" },
+          }]
+          : [],
+      })));
+    }
+    // The CLI has no schema flag: the copy goes to a database of its own.
+    await withClient((c) => c.query(`CREATE DATABASE ${schema}`));
+    const target = `postgres://${server.user}:${
+      encodeURIComponent(server.password)
+    }@127.0.0.1:${server.port}/${schema}`;
+    const started = performance.now();
+    assert.match((await ok(dir.path, "copy", "file:big.db", target, "-q")).stdout, /copied 10000, skipped 0/);
+    const toPostgres = performance.now() - started;
+    assert.match((await ok(dir.path, "copy", target, "file:out.db", "-q")).stdout, /copied 10000, skipped 0/);
+    const back = performance.now() - started - toPostgres;
+    await using copied = await openStorage(`file:${dir.path}/out.db`);
+    await using middle = new PostgresStorage({ url: target });
+    for (const id of ["s0/é\u0000", "s7/é\u0000", "s9996/é\u0000", "s9999/é\u0000"]) {
+      const original = await source.read(id);
+      assert.ok(original);
+      assert.deepEqual(await middle.read(id), original);
+      assert.deepEqual(await copied.read(id), original);
+      assert.deepEqual(await copied.getRuns(id), await source.getRuns(id));
+      assert.deepEqual(await middle.getRuns(id), await source.getRuns(id));
+    }
+    assert.equal((await middle.getRun("s7/é\u0000", "k7"))?.run.q, "hi");
+    const all = async (s: { listSessions(o: object): Promise<{ sessions: { sessionId: string }[] }> }) =>
+      (await s.listSessions({ order: "asc", limit: 100 })).sessions.map((x) => x.sessionId);
+    assert.deepEqual(await all(middle), await all(source));
+    console.log(
+      `CLI copy of 10 000 sessions: libSQL → PostgreSQL ${Math.round(toPostgres)} ms, ` +
+        `PostgreSQL → libSQL ${Math.round(back)} ms`,
+    );
+  } finally {
+    await dir.remove();
+  }
 });
