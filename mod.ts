@@ -27,6 +27,7 @@ export * from "./session/types.ts";
 export {
   ConflictError,
   CorruptRecordError,
+  RunConflictError,
   SessionNotFoundError,
   StorageError,
   type StorageErrorOptions,

@@ -10,7 +10,7 @@ import { LibsqlStorage } from "../backends/libsql.ts";
 import { PostgresStorage } from "../backends/postgres.ts";
 import { startPostgresServer } from "../tests/support/postgres_server.ts";
 import { tempDir } from "../tests/support/temp.ts";
-import { abTable, type AbResult, alternate, type Contender } from "./ab.ts";
+import { type AbResult, abTable, alternate, type Contender } from "./ab.ts";
 import { payload } from "./harness.ts";
 
 /** Runs the workloads and returns a Markdown section. */
