@@ -355,3 +355,30 @@ test("CLI: copy 10 000 sessions libSQL → PostgreSQL → libSQL keeps sessions 
     await dir.remove();
   }
 });
+
+test("a role with table rights only (no CREATE) uses a layout made for it", async () => {
+  const server = await postgresServer();
+  const schema = freshSchema();
+  const role = `app_${schema}`;
+  {
+    await using owner = new PostgresStorage({ url: server.url, schema });
+    await owner.create();
+  }
+  await withClient(async (c) => {
+    await c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-password'`);
+    await c.query(`GRANT USAGE ON SCHEMA ${schema} TO ${role}`);
+    await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema} TO ${role}`);
+    await c.query(`REVOKE CREATE ON DATABASE ${server.database} FROM PUBLIC`);
+  });
+  const url = `postgres://${role}:app-password@127.0.0.1:${server.port}/${server.database}`;
+  await using app = new PostgresStorage({ url, schema });
+  await app.upsert({ sessionId: "a", userId: "ada" });
+  assert.deepEqual(await app.appendRuns("a", [{ n: 1 }], { userId: "ada" }), { version: 2, runCount: 1 });
+  assert.equal(await app.deleteSession("a"), true);
+  // Without the rights, creating a new table is refused as a StorageError, not half done.
+  await using other = new PostgresStorage({ url, schema, table: "other_sessions" });
+  await assert.rejects(
+    other.upsert({ sessionId: "b" }),
+    (e) => e instanceof StorageError && /permission denied/.test(e.message),
+  );
+});

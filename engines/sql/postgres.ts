@@ -103,8 +103,10 @@ export function postgresDialect(schema: string, table: string, mode: SessionMode
     ]],
     schema: {
       // Several statements in one simple query run as one transaction, under the schema's lock.
-      create: `${lock}; CREATE SCHEMA IF NOT EXISTS "${schema}"; CREATE TABLE IF NOT EXISTS ${s} ` +
-        `(table_name text PRIMARY KEY, mode text NOT NULL, version integer NOT NULL, updated_at bigint NOT NULL)`,
+      // Only what is missing is created: a role without CREATE rights can use tables made for it.
+      create: `${lock}; DO $$ BEGIN IF to_regnamespace('"${schema}"') IS NULL THEN CREATE SCHEMA "${schema}"; ` +
+        `END IF; IF to_regclass('${s}') IS NULL THEN CREATE TABLE ${s} (table_name text PRIMARY KEY, ` +
+        `mode text NOT NULL, version integer NOT NULL, updated_at bigint NOT NULL); END IF; END $$`,
       read: `SELECT version FROM ${s} WHERE table_name = ${text("table")}`,
       claimFirst: `INSERT INTO ${s} (table_name, mode, version, updated_at) ` +
         `VALUES (${text("table")}, ${text("mode")}, ${int("to")}, ${int("now")}) ON CONFLICT (table_name) DO NOTHING`,
