@@ -5,6 +5,7 @@ import { openStorage } from "../backends/open.ts";
 import { POSTGRES_SCHEMA_VERSION, PostgresStorage } from "../backends/postgres.ts";
 import { ConflictError, StorageError, ValidationError } from "../session/errors.ts";
 import { compareIds } from "../session/list.ts";
+import type { JsonObject } from "../session/types.ts";
 import { HOSTILE_IDS, runConformance } from "./conformance/mod.ts";
 import { postgresBackend, postgresServer } from "./support/backends.ts";
 import { ok } from "./support/cli.ts";
@@ -313,12 +314,12 @@ test("CLI: copy 10 000 sessions libSQL → PostgreSQL → libSQL keeps sessions 
           version: 1 + ((i + k) % 4),
         },
         runs: (i + k) % 7 === 0
-          ? [{ seq: 1, key: `k${i + k}`, digest: "d", createdAt: 9, run: { q: "hi" } }, {
+          ? [{ seq: 1, key: `k${i + k}`, digest: "d", createdAt: 9, run: { q: "hi" } as JsonObject }, {
             seq: 2,
             key: null,
             digest: null,
             createdAt: 10,
-            run: { a: "yo" },
+            run: { a: "yo" } as JsonObject,
           }]
           : [],
       })));
