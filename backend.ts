@@ -108,10 +108,14 @@ export * from "./session/base.ts";
 export type {
   AppendContext,
   ChangeContext,
+  EditContext,
   ImportConflict,
+  NewRun,
+  RunEdit,
   RunQuery,
   SessionDriver,
   SessionKey,
+  StoredRun,
   WriteContext,
 } from "./session/driver.ts";
 export { KvEngine, type KvRecord, type KvStore, type KvTransaction, type RunRange } from "./engines/kv.ts";

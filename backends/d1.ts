@@ -88,6 +88,7 @@ export class D1Storage<M extends SessionMode = "agent"> extends BaseSessionStora
         clock: options.clock ?? Date.now,
         idempotent: false,
         readOnly: false,
+        local: false,
       });
       return engine;
     });

@@ -69,7 +69,7 @@ export interface LibsqlStorageOptions<M extends SessionMode = "agent"> extends B
 }
 
 /** The layout version this code writes; older tables are migrated by `create()`. */
-export const LIBSQL_SCHEMA_VERSION = 3;
+export const LIBSQL_SCHEMA_VERSION = 4;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const OPTION_KEYS = ["url", "authToken", "table", "client", "busyTimeoutMs", "web", "readOnly"] as const;
@@ -91,6 +91,13 @@ function checkTable(table: unknown): string {
   return table;
 }
 
+/** Whether the options open `url` on the `libsql` package (an embedded file or `:memory:`, writable). */
+function isNative(options: LibsqlStorageOptions<SessionMode>, url: string): boolean {
+  const web = options.web ?? isRemoteUrl(url);
+  return options.client === undefined && !web && options.readOnly !== true &&
+    (url.startsWith("file:") || url === ":memory:");
+}
+
 /** Opens the executor the options ask for. */
 async function openExecutor(options: LibsqlStorageOptions<SessionMode>, url: string): Promise<SqlExecutor> {
   if (options.client) return new LibsqlClientExecutor(options.client as Client, false);
@@ -99,7 +106,7 @@ async function openExecutor(options: LibsqlStorageOptions<SessionMode>, url: str
   const web = options.web ?? isRemoteUrl(url);
   if (file && options.readOnly) return await openNativeReadOnly(filePath(url), busyTimeoutMs);
   if (file) await createPrivateFile(url);
-  if (!web && (file || url === ":memory:")) return await openNative(file ? filePath(url) : url, busyTimeoutMs);
+  if (isNative(options, url)) return await openNative(file ? filePath(url) : url, busyTimeoutMs);
   const driver = web ? await import("@libsql/client/web") : await import("@libsql/client");
   const client = driver.createClient({
     url,
@@ -156,6 +163,7 @@ export class LibsqlStorage<M extends SessionMode = "agent"> extends BaseSessionS
         clock: options?.clock ?? Date.now,
         idempotent: remote,
         readOnly: options?.readOnly === true,
+        local: isNative(options ?? {}, url),
       });
       return engine;
     });

@@ -5,7 +5,7 @@
  * @module
  */
 import { findBackend, invalidUrl, urlForms } from "./registry.ts";
-import type { BaseStorageOptions, SessionInputOf, SessionMode, SessionOf, SessionStorage } from "../session/types.ts";
+import type { BaseStorageOptions, SessionMode, SessionStorage, TypedInput, TypedSession } from "../session/types.ts";
 
 /** Options of {@linkcode openStorage}, beyond the URL. */
 export interface OpenStorageOptions<M extends SessionMode = "agent"> extends BaseStorageOptions<M> {
@@ -18,7 +18,7 @@ export interface OpenStorageOptions<M extends SessionMode = "agent"> extends Bas
 }
 
 /** A storage of mode `M`, whatever its backend. */
-export type StorageOf<M extends SessionMode> = SessionStorage<SessionOf<M>, SessionInputOf<M>>;
+export type StorageOf<M extends SessionMode> = SessionStorage<TypedSession<M>, TypedInput<M>>;
 
 /** The URL forms {@linkcode openStorage} understands, for messages and docs (read from the registry). */
 export const STORAGE_URL_FORMS: readonly string[] = urlForms();

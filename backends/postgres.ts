@@ -147,6 +147,7 @@ export class PostgresStorage<M extends SessionMode = "agent"> extends BaseSessio
         clock: options?.clock ?? Date.now,
         idempotent: false,
         readOnly: false,
+        local: false,
       });
       return engine;
     });

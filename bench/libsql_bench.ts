@@ -1,11 +1,17 @@
 /**
- * LibsqlStorage against the floor: the raw `@libsql/client` running the
- * equivalent hand-written SQL on an equivalent table, same file, same run.
+ * Embedded libSQL side by side: LibsqlStorage (the `libsql` package, prepared
+ * statements, lean updates, group commit), the raw floor (the same driver and
+ * schema, hand-written statements, no validation), LibsqlStorage over a
+ * `@libsql/client` client (the previous path), and `@mastra/libsql`. Single
+ * caller and 8 / 32 concurrent callers; CPU µs per operation and ops/s,
+ * medians of rounds that alternate the order of the contenders.
  */
 import { createClient } from "@libsql/client";
 import { LibSQLStore } from "@mastra/libsql";
+import Database from "libsql";
+import process from "node:process";
 import { LibsqlStorage } from "../backends/libsql.ts";
-import { mastraThread, measure, type Measurement, payload, table } from "./harness.ts";
+import { fmt, mastraThread, payload, table } from "./harness.ts";
 
 /** Options of a bench section. */
 export interface SectionOptions {
@@ -15,175 +21,276 @@ export interface SectionOptions {
   dir: string;
 }
 
-// The same layout LibsqlStorage creates (columns and every listing index), written by hand.
-const RAW_SCHEMA = [
-  `CREATE TABLE raw (session_id TEXT PRIMARY KEY NOT NULL, user_id TEXT, session_name TEXT, agent_id TEXT,
-   team_session_id TEXT, memory TEXT, session_data TEXT, extra_data TEXT, agent_data TEXT,
-   created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)`,
-  "CREATE INDEX raw_created ON raw (created_at, session_id)",
-  "CREATE INDEX raw_updated ON raw (updated_at, session_id)",
-  "CREATE INDEX raw_user_created ON raw (user_id, created_at, session_id)",
-  "CREATE INDEX raw_user_updated ON raw (user_id, updated_at, session_id)",
-  "CREATE INDEX raw_entity_created ON raw (agent_id, created_at, session_id)",
-  "CREATE INDEX raw_entity_updated ON raw (agent_id, updated_at, session_id)",
-  "CREATE INDEX raw_name ON raw (session_name)",
-];
+type Op = (worker: number, j: number) => Promise<unknown> | unknown;
 
-// An upsert that keeps createdAt, bumps the version and refuses another user's session: the same contract.
-const RAW_UPSERT = "INSERT INTO raw (session_id, user_id, agent_id, memory, created_at, updated_at, version) " +
-  "VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (session_id) DO UPDATE SET user_id = excluded.user_id, " +
-  "agent_id = excluded.agent_id, memory = excluded.memory, updated_at = excluded.updated_at, version = raw.version + 1 " +
-  "WHERE raw.user_id IS NULL OR raw.user_id IS excluded.user_id RETURNING created_at, updated_at, version";
-
-function rawSession(row: Record<string, unknown>) {
-  const json = (v: unknown) => typeof v === "string" ? JSON.parse(v) : null;
-  return {
-    ...row,
-    memory: json(row.memory),
-    session_data: json(row.session_data),
-    extra_data: json(row.extra_data),
-    agent_data: json(row.agent_data),
-  };
+/** One contender: an operation per workload, or none where it has no equivalent. */
+interface Contender {
+  name: string;
+  ops: Partial<Record<Workload, Op>>;
 }
 
-/** Runs the libSQL file workloads and returns a Markdown section. */
+const WORKLOADS = ["insert", "update", "update with expectedVersion", "point read", "list page of 20"] as const;
+type Workload = typeof WORKLOADS[number];
+
+function cpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+
+/** Runs `op` `total` times split over `callers` concurrent callers; returns [CPU µs per op, ops/s]. */
+async function run(op: Op, callers: number, total: number): Promise<[number, number]> {
+  const each = Math.ceil(total / callers);
+  const cpu = cpuMicros();
+  const wall = performance.now();
+  await Promise.all(Array.from({ length: callers }, async (_, w) => {
+    for (let j = 0; j < each; j++) await op(w, j);
+  }));
+  const ops = each * callers;
+  return [(cpuMicros() - cpu) / ops, ops / ((performance.now() - wall) / 1000)];
+}
+
+/** Runs the embedded libSQL workloads and returns a Markdown section. */
 export async function libsqlSection({ smoke, dir }: SectionOptions): Promise<string> {
-  const stored = smoke ? 200 : 10_000;
-  const iterations = smoke ? 50 : 2000;
-  const url = `file:${dir}/bench.db`;
-  const ours = new LibsqlStorage({ url });
-  const raw = createClient({ url, timeout: 5000, concurrency: 1 });
-  await raw.execute("PRAGMA journal_mode = WAL");
-  await raw.execute("PRAGMA synchronous = NORMAL");
-  for (const sql of RAW_SCHEMA) await raw.execute(sql);
-  await ours.create();
+  const stored = smoke ? 320 : 10_000;
+  const perRound = smoke ? 64 : 512;
+  const rounds = smoke ? 1 : 3;
+  const memory = payload(2, 1);
+  const users = 50;
+  const seed = (i: number) => ({ sessionId: `seed-${i}`, userId: `user-${i % users}`, agentId: "agent", memory });
+  // Each caller updates its own slice of the stored sessions, so versions it tracks stay its own.
+  const slot = (callers: number) => (w: number, j: number) =>
+    w * Math.floor(stored / callers) + (j % Math.floor(stored / callers));
 
-  const small = payload(2, 1);
-  const smallText = JSON.stringify(small);
-  const seedStart = Date.now();
-  for (let start = 0; start < stored; start += 500) {
-    const batch = Array.from({ length: Math.min(500, stored - start) }, (_, k) => ({
-      sessionId: `seed-${start + k}`,
-      userId: `user-${(start + k) % 50}`,
-      agentId: "agent",
-      memory: small,
-    }));
-    await ours.upsertMany(batch);
-    await raw.batch(
-      batch.map((s) => ({
-        sql:
-          "INSERT INTO raw (session_id, user_id, agent_id, memory, created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, 1)",
-        args: [s.sessionId, s.userId, s.agentId, smallText, Date.now(), Date.now()],
-      })),
-      "write",
-    );
+  const ours = new LibsqlStorage({ url: `file:${dir}/ours.db` });
+  const client = createClient({ url: `file:${dir}/client.db`, intMode: "number", concurrency: 1 });
+  await client.execute("PRAGMA journal_mode = WAL");
+  await client.execute("PRAGMA synchronous = NORMAL");
+  const viaClient = new LibsqlStorage({ client });
+  const floorSetup = new LibsqlStorage({ url: `file:${dir}/floor.db` });
+  for (const storage of [ours, viaClient, floorSetup]) {
+    for (let i = 0; i < stored; i += 500) {
+      await storage.upsertMany(Array.from({ length: Math.min(500, stored - i) }, (_, k) => seed(i + k)));
+    }
   }
-  const seedMs = Date.now() - seedStart;
+  await floorSetup.close();
+  const db = new Database(`${dir}/floor.db`, { timeout: 5000 });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = NORMAL");
+  const floorInsert = db.prepare(
+    "INSERT INTO agent_sessions (session_id, user_id, agent_id, memory, created_at, updated_at, version) " +
+      "VALUES (?, ?, ?, ?, ?, ?, 1)",
+  );
+  const floorUpdate = db.prepare(
+    "UPDATE agent_sessions SET memory = ?, updated_at = ?, version = version + 1 WHERE session_id = ? " +
+      "AND (user_id IS NULL OR user_id = ?) RETURNING created_at, updated_at, version",
+  );
+  const floorUpdateIf = db.prepare(
+    "UPDATE agent_sessions SET memory = ?, updated_at = ?, version = version + 1 WHERE session_id = ? " +
+      "AND version = ? AND (user_id IS NULL OR user_id = ?) RETURNING created_at, updated_at, version",
+  );
+  const floorRead = db.prepare("SELECT * FROM agent_sessions WHERE session_id = ?");
+  const floorList = db.prepare(
+    "SELECT * FROM agent_sessions WHERE user_id = ? ORDER BY created_at DESC, session_id DESC LIMIT 21",
+  );
+  const parsed = (row: Record<string, unknown>) => ({ ...row, memory: JSON.parse(row.memory as string) });
 
-  // Mastra's store on its own file: threads (resourceId ~ userId, metadata ~ memory) are its closest equivalent.
   const mastraStore = new LibSQLStore({ id: "bench", url: `file:${dir}/mastra.db` });
   await mastraStore.init();
+  const seeded = performance.now();
   const mastra = (await mastraStore.getStore("memory"))!;
-  const thread = (id: string, resourceId: string) => mastraThread(id, resourceId, small);
-  for (let i = 0; i < stored; i++) await mastra.saveThread({ thread: thread(`seed-${i}`, `user-${i % 50}`) });
+  for (let i = 0; i < stored; i++) {
+    await mastra.saveThread({ thread: mastraThread(`seed-${i}`, `user-${i % users}`, memory) });
+  }
 
-  const rows: [Measurement, Measurement, Measurement | null][] = [];
-  const pair = async (
-    name: string,
-    a: (i: number) => Promise<unknown>,
-    b: (i: number) => Promise<unknown>,
-    c?: (i: number) => Promise<unknown>,
-  ) => {
-    rows.push([
-      await measure(name, a, iterations),
-      await measure(name, b, iterations),
-      c ? await measure(name, c, iterations) : null,
-    ]);
+  console.error(`libsql bench: mastra seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
+  let fresh = 0;
+  // The versions each contender's updates left, so an update with expectedVersion needs no read.
+  const versions = new Map<string, Map<string, number>>();
+  const known = (name: string) => versions.get(name) ?? versions.set(name, new Map()).get(name)!;
+  const versioned = (name: string, storage: LibsqlStorage, at: (w: number, j: number) => number): Op => {
+    const known_ = known(name);
+    return async (w, j) => {
+      const id = `seed-${at(w, j)}`;
+      const version = known_.get(id) ?? (await storage.read(id))!.version;
+      const saved = await storage.upsert({ ...seed(at(w, j)), memory }, { expectedVersion: version });
+      known_.set(id, saved.version);
+    };
   };
-  await pair(
-    "insert new session (2 KB)",
-    (i) => ours.upsert({ sessionId: `new-${i}`, userId: "u", memory: small }),
-    (i) =>
-      raw.execute({ sql: RAW_UPSERT, args: [`new-${i}`, "u", null, JSON.stringify(small), Date.now(), Date.now()] }),
-    (i) => mastra.saveThread({ thread: thread(`new-${i}`, "u") }),
-  );
-  await pair(
-    "update with expectedVersion (2 KB)",
-    async () => {
-      const s = await ours.read("seed-1");
-      await ours.upsert({ ...s!, memory: small }, { expectedVersion: s!.version });
-    },
-    async () => {
-      const r = await raw.execute({ sql: "SELECT * FROM raw WHERE session_id = ?", args: ["seed-1"] });
-      rawSession(r.rows[0]!);
-      await raw.execute({
-        sql: "UPDATE raw SET memory = ?, updated_at = ?, version = version + 1 WHERE session_id = ? AND version = ? " +
-          "AND (user_id IS NULL OR user_id IS ?) RETURNING created_at, updated_at, version",
-        args: [JSON.stringify(small), Date.now(), "seed-1", r.rows[0]!.version as number, r.rows[0]!.user_id as string],
-      });
-    },
-  );
-  await pair("read (2 KB)", () => ours.read("seed-7"), async () => {
-    const r = await raw.execute({ sql: "SELECT * FROM raw WHERE session_id = ?", args: ["seed-7"] });
-    return rawSession(r.rows[0]!);
-  }, () => mastra.getThreadById({ threadId: "seed-7" }));
-  await pair("list page of 20 (by user)", () => ours.listSessions({ userId: "user-3", limit: 20 }), async () => {
-    const r = await raw.execute({
-      sql: "SELECT * FROM raw WHERE user_id = ? ORDER BY created_at DESC, session_id DESC LIMIT 21",
-      args: ["user-3"],
+  const floorVersions = known("raw floor");
+  const contenders = (callers: number): Contender[] => {
+    const at = slot(callers);
+    const storageOps = (name: string, storage: LibsqlStorage): Contender => ({
+      name,
+      ops: {
+        "insert": () => storage.upsert({ sessionId: `new-${fresh++}`, userId: "u", memory }),
+        "update": async (w, j) => {
+          const saved = await storage.upsert(seed(at(w, j)));
+          known(name).set(saved.sessionId, saved.version);
+        },
+        "update with expectedVersion": versioned(name, storage, at),
+        "point read": (w, j) => storage.read(`seed-${at(w, j)}`),
+        "list page of 20": (w, j) => storage.listSessions({ userId: `user-${(w + j) % users}`, limit: 20 }),
+      },
     });
-    return r.rows.map(rawSession);
-  }, () =>
-    mastra.listThreads({
-      filter: { resourceId: "user-3" },
-      perPage: 20,
-      page: 0,
-      orderBy: { field: "createdAt", direction: "DESC" },
-    }));
-  await pair("getRecentSessions (2)", () => ours.getRecentSessions(), async () => {
-    const r = await raw.execute("SELECT * FROM raw ORDER BY created_at DESC, session_id DESC LIMIT 3");
-    return r.rows.map(rawSession);
-  });
-  const big = payload(50, 2);
-  await pair(
-    "insert new session (50 KB)",
-    (i) => ours.upsert({ sessionId: `big-${i}`, memory: big }),
-    (i) =>
-      raw.execute({ sql: RAW_UPSERT, args: [`big-${i}`, null, null, JSON.stringify(big), Date.now(), Date.now()] }),
-  );
+    return [
+      storageOps("LibsqlStorage", ours),
+      {
+        name: "raw floor",
+        ops: {
+          "insert": () =>
+            floorInsert.run([`new-${fresh++}`, "u", null, JSON.stringify(memory), Date.now(), Date.now()]),
+          "update": (w, j) => {
+            const id = `seed-${at(w, j)}`;
+            const row = floorUpdate.get([JSON.stringify(memory), Date.now(), id, seed(at(w, j)).userId]) as
+              | { version: number }
+              | undefined;
+            if (row === undefined) throw new Error(`floor: ${id} refused`);
+            floorVersions.set(id, row.version);
+          },
+          "update with expectedVersion": (w, j) => {
+            const id = `seed-${at(w, j)}`;
+            const version = floorVersions.get(id) ??
+              (floorRead.get([id]) as { version: number }).version;
+            const row = floorUpdateIf.get([
+              JSON.stringify(memory),
+              Date.now(),
+              id,
+              version,
+              `user-${at(w, j) % users}`,
+            ]) as
+              | { version: number }
+              | undefined;
+            if (row === undefined) throw new Error(`floor: ${id} refused at version ${version}`);
+            floorVersions.set(id, row.version);
+          },
+          "point read": (w, j) => parsed(floorRead.get([`seed-${at(w, j)}`]) as Record<string, unknown>),
+          "list page of 20": (w, j) =>
+            (floorList.all([`user-${(w + j) % users}`]) as Record<string, unknown>[]).map(parsed),
+        },
+      },
+      storageOps("LibsqlStorage on @libsql/client", viaClient),
+      {
+        name: "@mastra/libsql",
+        ops: {
+          "insert": () => mastra.saveThread({ thread: mastraThread(`new-${fresh++}`, "u", memory) }),
+          "update": (w, j) => mastra.saveThread({ thread: mastraThread(`seed-${at(w, j)}`, "u", memory) }),
+          "point read": (w, j) => mastra.getThreadById({ threadId: `seed-${at(w, j)}` }),
+          "list page of 20": (w, j) =>
+            mastra.listThreads({
+              filter: { resourceId: `user-${(w + j) % users}` },
+              perPage: 20,
+              page: 0,
+              orderBy: { field: "createdAt", direction: "DESC" },
+            }),
+        },
+      },
+    ];
+  };
+
+  const sizes = [1, 8, 32];
+  // results[callers][workload][contender] = [cpu µs per op samples, ops/s samples]
+  const results = new Map<string, [number[], number[]]>();
+  const key = (callers: number, workload: string, name: string) => `${callers}|${workload}|${name}`;
+  for (const callers of sizes) {
+    const list = contenders(callers);
+    for (const workload of WORKLOADS) {
+      for (const c of list) {
+        const op = c.ops[workload];
+        if (op) await run(op, callers, Math.min(32, perRound)); // warm-up
+      }
+      const started = performance.now();
+      for (let round = 0; round < rounds; round++) {
+        const order = round % 2 === 0 ? list : [...list].reverse();
+        for (const c of order) {
+          const op = c.ops[workload];
+          if (!op) continue;
+          // Mastra's listing scans the table: fewer list pages keep the run short.
+          const [cpu, rate] = await run(op, callers, workload === "list page of 20" ? perRound / 8 : perRound);
+          const entry = results.get(key(callers, workload, c.name)) ?? [[], []];
+          entry[0].push(cpu);
+          entry[1].push(rate);
+          results.set(key(callers, workload, c.name), entry);
+        }
+      }
+      console.error(
+        `libsql bench: ${callers} callers, ${workload}: ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
+  }
   await ours.close();
-  raw.close();
+  await viaClient.close();
+  client.close();
+  db.close();
   await mastraStore.close();
 
-  const ratio = (a: Measurement, b: Measurement | null) => b ? `${(a.meanMs / b.meanMs).toFixed(2)}×` : "—";
-  const body = table(
+  const names = contenders(1).map((c) => c.name);
+  const cell = (callers: number, workload: string, name: string) => {
+    const entry = results.get(key(callers, workload, name));
+    return entry ? `${fmt(median(entry[0]))} µs · ${fmt(median(entry[1]))}/s` : "—";
+  };
+  const cpuOf = (callers: number, workload: string, name: string) => {
+    const entry = results.get(key(callers, workload, name));
+    return entry ? median(entry[0]) : NaN;
+  };
+  const rateOf = (callers: number, workload: string, name: string) => {
+    const entry = results.get(key(callers, workload, name));
+    return entry ? median(entry[1]) : NaN;
+  };
+  const rows: string[][] = [];
+  for (const callers of sizes) {
+    for (const workload of WORKLOADS) {
+      rows.push([
+        `${callers}`,
+        workload,
+        ...names.map((n) => cell(callers, workload, n)),
+      ]);
+    }
+  }
+  const x = (n: number) => `${n.toFixed(2)}×`;
+  const [us, floor, client_, mastraName] = names as [string, string, string, string];
+  const targets = [
     [
-      "workload",
-      "LibsqlStorage ops/s",
-      "raw client ops/s",
-      "@mastra/libsql ops/s",
-      "ours / raw (time)",
-      "ours / mastra",
+      "single-caller upsert (update) ≥ 1.5× @mastra/libsql's rate",
+      x(rateOf(1, "update", us) / rateOf(1, "update", mastraName)),
     ],
-    rows.map(([a, b, c]) => [a.name, a.opsPerSec, b.opsPerSec, c ? c.opsPerSec : "—", ratio(a, b), ratio(a, c)]),
-  );
-  return `## libSQL file: LibsqlStorage vs the raw driver and @mastra/libsql\n\n${
-    stored.toLocaleString("en-US")
-  } sessions stored ` +
-    `(seeded in ${seedMs} ms with upsertMany batches of 500), ${iterations} iterations per workload, one connection, ` +
-    `WAL, synchronous=NORMAL on both. The raw client runs the equivalent SQL by hand on the same layout ` +
-    `(same columns and indexes; an ON CONFLICT upsert keeping createdAt and bumping the version; JSON columns parsed ` +
-    `on read): the floor. Ours adds validation of every input (zod + a JSON walk), the ownership/TTL checks in SQL, ` +
-    `and validation of every row read back. \`@mastra/libsql\` (its own file, same machine, same run) stores the ` +
-    `closest thing it has, threads (resourceId ~ userId, metadata ~ memory): saveThread, getThreadById, listThreads ` +
-    `by resource; it checks no version and no owner.\n\n${body}\n\n` +
-    `Where the time goes (measured with the raw driver on this layout): a plain \`INSERT\` costs ~70 µs; our seven ` +
-    `listing indexes add ~40 µs, the \`ON CONFLICT … WHERE\` upsert ~20 µs and \`RETURNING\` the stamps ~30 µs; ` +
-    `validation (zod plus the JSON walk) ~20 µs for 2 KB and more for 50 KB, and we hand back a copy of what was ` +
-    `stored. Mastra writes a plain \`INSERT OR REPLACE\` into a table with one index and returns nothing, which is ` +
-    `why it writes faster; it cannot refuse a stale or foreign write, and its listing is not indexed for every filter. ` +
-    `Targets: "≤ 1.15× the raw floor" holds for single upserts only within noise and is missed on reads and large ` +
-    `payloads (validation of every row and value is the price); "≥ 20 000 single upserts/s on a file" is not reachable ` +
-    `with this driver on this machine: one committed statement through \`@libsql/client\` costs ≥ 70 µs (≤ ~14 000/s) ` +
-    `before any of our work; batches (\`upsertMany\`) are how to write faster.\n`;
+    [
+      "single-caller upsert (update) time within 1.6× of the floor",
+      x(cpuOf(1, "update", us) / cpuOf(1, "update", floor)),
+    ],
+    ["single-caller insert time within 1.6× of the floor", x(cpuOf(1, "insert", us) / cpuOf(1, "insert", floor))],
+    ["32 callers (update) ≥ 2× @mastra/libsql's rate", x(rateOf(32, "update", us) / rateOf(32, "update", mastraName))],
+    [
+      "32 callers (update) ≥ 4× the @libsql/client path's rate",
+      x(rateOf(32, "update", us) / rateOf(32, "update", client_)),
+    ],
+    [
+      "moonshot: 32 callers (update) ≥ the floor's single-caller rate",
+      x(rateOf(32, "update", us) / rateOf(1, "update", floor)),
+    ],
+    ["point read ≥ 3× @mastra/libsql's rate", x(rateOf(1, "point read", us) / rateOf(1, "point read", mastraName))],
+    ["point read time within 1.3× of the floor", x(cpuOf(1, "point read", us) / cpuOf(1, "point read", floor))],
+    [
+      "list page time within 1.1× of the floor",
+      x(cpuOf(1, "list page of 20", us) / cpuOf(1, "list page of 20", floor)),
+    ],
+  ];
+  return `## libSQL embedded: LibsqlStorage vs the raw floor, the @libsql/client path and @mastra/libsql\n\n` +
+    `${
+      stored.toLocaleString("en-US")
+    } sessions stored per contender (2 KB JSON memory, 50 users), each on its own file, ` +
+    `WAL, synchronous=NORMAL. Per cell: CPU µs per operation (user + system, whole process) · operations per second ` +
+    `(wall), medians of ${rounds} rounds of ${perRound} operations (list pages: ${
+      perRound / 8
+    }); the contenders alternate their order every round. ` +
+    `"raw floor": the \`libsql\` package on the same schema with hand-written prepared statements and no validation ` +
+    `(an update sets memory, updated_at and version under the owner check; reads parse the JSON column). ` +
+    `"@libsql/client path": the same LibsqlStorage given a \`@libsql/client\` client (every statement compiled again, ` +
+    `no lean update, no group commit). \`@mastra/libsql\` stores threads (resourceId ~ userId, metadata ~ memory) with ` +
+    `saveThread, getThreadById and listThreads by resource; it has no expectedVersion. Callers: that many concurrent ` +
+    `loops, each awaiting its own operations (updates: each caller on its own sessions).\n\n` +
+    table(["callers", "workload", ...names], rows) + "\n\n" +
+    `Issue 15 targets, from this run (rates are ops/s ratios; times are CPU µs ratios):\n\n` +
+    table(["target", "measured"], targets) + "\n";
 }

@@ -108,6 +108,7 @@ export function fromAgno(row: Record<string, unknown>, mode: SessionMode, where:
   if (memory && Array.isArray(memory.runs) && memory.runs.every(isObject)) {
     runs = (memory.runs as JsonObject[]).map((run, i) => ({
       seq: i + 1,
+      key: null,
       createdAt: time(run.created_at, `memory.runs[${i}].created_at`, where) ?? updatedAt,
       run,
     }));

@@ -10,7 +10,6 @@ import { isExpired, type ListQuery, MAX_PAGE_SIZE, toListQuery, toPage } from ".
 import { checkMode } from "./modes.ts";
 import type { ChangeContext, SessionDriver, WriteContext } from "./driver.ts";
 import { checkImport } from "./import_check.ts";
-import { LEGACY_OPTION_KEYS, legacyDriver, type LegacyHooks } from "./legacy_driver.ts";
 import { checkId, checkInteger, checkOptionalId, checkOptions, checkSessionName, parseSessionInput } from "./parse.ts";
 import { RunLog } from "./run_log.ts";
 import { patchSession, updateSession } from "./updates.ts";
@@ -88,11 +87,11 @@ export abstract class BaseSessionStorage<
   constructor(
     backend: string,
     options: BaseStorageOptions<M> | undefined,
-    optionKeys?: readonly string[],
-    makeDriver?: (mode: M) => SessionDriver<M>,
+    optionKeys: readonly string[],
+    makeDriver: (mode: M) => SessionDriver<M>,
   ) {
     this.backend = backend;
-    checkOptions(options, [...BASE_OPTION_KEYS, ...(optionKeys ?? LEGACY_OPTION_KEYS)], `${backend} options`);
+    checkOptions(options, [...BASE_OPTION_KEYS, ...optionKeys], `${backend} options`);
     this.mode = checkMode(options?.mode) as M;
     this.ttlMs = checkInteger(options?.ttlMs, "ttlMs", 1, Number.MAX_SAFE_INTEGER) ?? null;
     if (options?.clock !== undefined && typeof options.clock !== "function") {
@@ -100,7 +99,7 @@ export abstract class BaseSessionStorage<
     }
     this.clock = options?.clock ?? Date.now;
     this.#sealer = new ContentSealer(this.mode, options);
-    this.#driver = makeDriver ? makeDriver(this.mode) : legacyDriver(this as unknown as LegacyHooks<M>);
+    this.#driver = makeDriver(this.mode);
     this.#runs = new RunLog({
       mode: this.mode,
       driver: this.#driver,
@@ -111,16 +110,6 @@ export abstract class BaseSessionStorage<
       },
     });
   }
-
-  // TRANSITIONAL (removed once every backend hands over a driver).
-  /** Legacy hook: ids and times of a listing. */
-  protected doListKeys?(query: ListQuery): Promise<import("./driver.ts").SessionKey[]>;
-  /** Legacy hook: appends runs. */
-  protected doAppendRuns?(...args: unknown[]): Promise<AppendRunsResult>;
-  /** Legacy hook: reads runs. */
-  protected doGetRuns?(...args: unknown[]): Promise<RunRecord[]>;
-  /** Legacy hook: imports sessions. */
-  protected doImport?(...args: unknown[]): Promise<ImportResult>;
 
   /** The `updatedAt` at or below which sessions are expired now, or `null` without TTL. */
   protected liveAfter(now: number): number | null {

@@ -100,14 +100,14 @@ export type SessionInputOf<M extends SessionMode> =
  * A mode's session whose `memory` holds `Memory` and `sessionData` holds
  * `Data` (JSON objects by default): what a typed storage returns.
  */
-export type TypedSession<M extends SessionMode, Memory = JsonObject, Data = JsonObject> =
-  & Omit<SessionOf<M>, "memory" | "sessionData">
-  & { memory: Memory | null; sessionData: Data | null };
+export type TypedSession<M extends SessionMode, Memory = JsonObject, Data = JsonObject> = M extends SessionMode
+  ? Omit<SessionOf<M>, "memory" | "sessionData"> & { memory: Memory | null; sessionData: Data | null }
+  : never;
 
 /** What a typed storage's `upsert` takes: {@linkcode SessionInputOf} with typed `memory` and `sessionData`. */
-export type TypedInput<M extends SessionMode, Memory = JsonObject, Data = JsonObject> =
-  & { sessionId: string }
-  & Partial<Omit<TypedSession<M, Memory, Data>, "sessionId">>;
+export type TypedInput<M extends SessionMode, Memory = JsonObject, Data = JsonObject> = M extends SessionMode
+  ? { sessionId: string } & Partial<Omit<TypedSession<M, Memory, Data>, "sessionId">>
+  : never;
 
 /** Upsert input of mode `agent`. */
 export type AgentSessionInput = SessionInputOf<"agent">;

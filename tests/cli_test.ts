@@ -240,8 +240,13 @@ Deno.test("cli: import-agno from agno's SQLite tables and from a JsonStorage dir
       assert.deepEqual(one.sessionData, { session_name: "Research chat", session_state: { step: 2 } });
       assert.deepEqual(one.extraData, sqlite ? { agno: { legacy_flag: "yes" } } : null);
       assert.deepEqual((await storage.getRuns("agno-1")).runs, [
-        { seq: 1, createdAt: 1_700_000_200_000, run: { input: "hi", content: "hello", created_at: 1_700_000_200 } },
-        { seq: 2, createdAt: 1_700_000_500_000, run: { input: "more", content: "sure" } },
+        {
+          seq: 1,
+          key: null,
+          createdAt: 1_700_000_200_000,
+          run: { input: "hi", content: "hello", created_at: 1_700_000_200 },
+        },
+        { seq: 2, key: null, createdAt: 1_700_000_500_000, run: { input: "more", content: "sure" } },
       ]);
       const two = (await storage.read("agno-2/ü"))!;
       assert.deepEqual([two.userId, two.teamSessionId, two.createdAt, two.updatedAt], [

@@ -43,7 +43,7 @@ for (const [name, open] of stores) {
     const a = (await engine.read("a"))!;
     const failed = store.transact("readwrite", ["a", "b", "c"], async (tx) => {
       await tx.put({ session: { ...a, sessionName: "changed", version: 2 }, runCount: 1 });
-      await tx.appendRuns("a", 0, [{ seq: 1, createdAt: 5, run: { n: 1 } }]);
+      await tx.appendRuns("a", 0, [{ seq: 1, key: null, digest: null, createdAt: 5, run: { n: 1 } }]);
       await tx.delete("b");
       await tx.put({ session: { ...a, sessionId: "c" }, runCount: 0 });
       throw new Error("refused");
@@ -56,7 +56,9 @@ for (const [name, open] of stores) {
       const record = (await tx.get("a"))!;
       assert.equal(record.runCount, 0);
       assert.deepEqual(
-        await tx.runs({ ...record, runCount: 1 }, { afterSeq: null, order: "asc", limit: 5 }).catch((e) => e.name),
+        await tx.runs({ ...record, runCount: 1 }, { seqAbove: null, seqBelow: null, order: "asc", limit: 5 }).catch((
+          e,
+        ) => e.name),
         "CorruptRecordError",
       );
     });
@@ -68,13 +70,16 @@ for (const [name, open] of stores) {
     const a = (await engine.read("a"))!;
     const seen = await store.transact("readwrite", ["a", "n"], async (tx) => {
       await tx.put({ session: { ...a, sessionName: "x", version: 2 }, runCount: 2 });
-      await tx.appendRuns("a", 0, [{ seq: 1, createdAt: 5, run: { n: 1 } }, { seq: 2, createdAt: 5, run: { n: 2 } }]);
+      await tx.appendRuns("a", 0, [
+        { seq: 1, key: null, digest: null, createdAt: 5, run: { n: 1 } },
+        { seq: 2, key: null, digest: null, createdAt: 5, run: { n: 2 } },
+      ]);
       await tx.delete("n");
       const record = (await tx.get("a"))!;
       return [
         record.session.sessionName,
         record.runCount,
-        (await tx.runs(record, { afterSeq: null, order: "desc", limit: 9 })).map((r) => r.seq),
+        (await tx.runs(record, { seqAbove: null, seqBelow: null, order: "desc", limit: 9 })).map((r) => r.seq),
         await tx.get("n"),
       ];
     });
@@ -103,8 +108,14 @@ for (const [name, open] of stores) {
     const context = { now: 4000, liveAfter: 2000 }; // updatedAt <= 2000 is expired
     assert.equal(await engine.rename("old", "x", context), null);
     assert.equal(await engine.delete("old", context), false);
-    await assert.rejects(engine.appendRuns("old", [{ n: 1 }], { ...context, userId: null }), SessionNotFoundError);
-    assert.deepEqual(await engine.getRuns("old", { ...context, afterSeq: null, order: "asc", limit: 5 }), []);
+    await assert.rejects(
+      engine.appendRuns("old", [{ key: null, digest: null, run: { n: 1 } }], { ...context, userId: null }),
+      SessionNotFoundError,
+    );
+    assert.deepEqual(
+      await engine.getRuns("old", { ...context, seqAbove: null, seqBelow: null, order: "asc", limit: 5 }),
+      [],
+    );
     const old = (await engine.read("old"))!;
     assert.deepEqual([old.version, old.sessionName, old.updatedAt], [1, null, 1000]);
     // The live one is renamed; a write over the expired one starts afresh at version 1.

@@ -84,7 +84,7 @@ Deno.test("LibsqlStorage: getRun reads one row through the unique key index, nev
     await storage.create();
     const engine = new SqlEngine("agent", sqliteDialect("agent_sessions", "agent"), async () => {
       return await openNative(`${dir.path}/plan.db`, 1000);
-    }, { schemaVersion: LIBSQL_SCHEMA_VERSION, clock: Date.now, idempotent: false, readOnly: false });
+    }, { schemaVersion: LIBSQL_SCHEMA_VERSION, clock: Date.now, idempotent: false, readOnly: false, local: true });
     try {
       const plan = (await engine.explainRunByKey()).join(" / ");
       assert.match(plan, /SEARCH r USING (COVERING )?INDEX agent_sessions_runs_key \(session_id=\? AND key=\?\)/, plan);

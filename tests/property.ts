@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStorage } from "../backends/memory.ts";
+import type { JsonObject } from "../session/types.ts";
 import { ConflictError, ValidationError } from "../session/errors.ts";
 import type { AnyStorage, StoreTestInitializer } from "./conformance/mod.ts";
 
@@ -243,7 +244,7 @@ async function apply(storage: AnyStorage, op: Op, expected: number | undefined):
     case "recent":
       return await settle(() => storage.getRecentSessions({ limit: op.limit, ...who(op.userId) }));
     case "append": {
-      const runs = op.keys.map((key, i) => key === null ? { i } : { key });
+      const runs = op.keys.map((key, i): JsonObject => key === null ? { i } : { key });
       const extra = { keys: op.keys, create: op.create, ...(op.patch ? { patch: op.patch } : {}) };
       return await settle(() => storage.appendRuns(op.id, runs, { ...who(op.userId), ...ev, ...extra }));
     }
@@ -301,7 +302,7 @@ export function runPropertyTests(init: StoreTestInitializer, options: { runs: nu
                   }
                   let expected: number | undefined;
                   if (["upsert", "append", "putRun", "truncate", "pop"].includes(op.op)) {
-                    const current = (await model.read(op.id))?.version ?? 0;
+                    const current = (await model.read((op as { id: string }).id))?.version ?? 0;
                     expected =
                       { none: undefined, right: current, wrong: current + 1, zero: 0 }[(op as { ev: Expectation }).ev];
                   }

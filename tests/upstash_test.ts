@@ -81,6 +81,8 @@ Deno.test({
       const team = open(bridge, { mode: "team" });
       const other = open(bridge, { prefix: "agentstate2" });
       for (const id of ["*", "a:b", "[x]", "?"]) await agent.upsert({ sessionId: id, userId: "*" });
+      await agent.appendRuns("*", [{ n: 1 }], { userId: "*", keys: ["k"] });
+      assert.equal(await redis.send(["HGET", "agentstate:agent:k:%2a", "k"]) instanceof Uint8Array, true);
       await team.upsert({ sessionId: "*" });
       await other.upsert({ sessionId: "*" });
       await assert.rejects(agent.read("x"), CorruptRecordError);
@@ -103,16 +105,21 @@ Deno.test({
     withRedis(async (redis, bridge) => {
       const storage = open(bridge, { ttlMs: 60_000 });
       await storage.upsert({ sessionId: "t", memory: { a: 1 } });
-      await storage.appendRuns("t", [{ n: 1 }]);
+      await storage.appendRuns("t", [{ n: 1 }], { keys: ["k"] });
       const ttl = await redis.send(["PTTL", "agentstate:agent:s:t"]) as number;
       assert.ok(ttl > 50_000 && ttl <= 60_000, `PTTL ${ttl}`);
       assert.ok((await redis.send(["PTTL", "agentstate:agent:r:t"]) as number) > 50_000);
+      assert.ok(
+        (await redis.send(["PTTL", "agentstate:agent:k:t"]) as number) > 50_000,
+        "the run-key hash expires too",
+      );
       await redis.send(["HSET", "agentstate:agent:s:t", "d", "{not json"]);
-      await assert.rejects(storage.read("t"), (e) =>
-        e instanceof CorruptRecordError && /agentstate:agent:s:t/.test(e.message));
+      await assert.rejects(
+        storage.read("t"),
+        (e) => e instanceof CorruptRecordError && /agentstate:agent:s:t/.test(e.message),
+      );
       const wrong = new UpstashRedisStorage({ url: bridge.url, token: "wrong", retries: 0 });
-      await assert.rejects(wrong.read("t"), (e) =>
-        e instanceof StorageError && /Unauthorized/.test(e.message));
+      await assert.rejects(wrong.read("t"), (e) => e instanceof StorageError && /Unauthorized/.test(e.message));
       const nowhere = new UpstashRedisStorage({ url: "http://127.0.0.1:9", token: "x", retries: 0 });
       await assert.rejects(nowhere.read("t"), StorageError);
       bridge.resetCounts();
@@ -198,5 +205,100 @@ Deno.test({
       ]);
       assert.deepEqual(await storage.appendRuns("old", [{ turn: 4 }], { userId: "ada" }), { version: 8, runCount: 1 });
       assert.deepEqual((await storage.getRuns("old")).runs.map((r) => r.run), [{ turn: 4 }]);
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage: a chat turn (keyed runs + patch, or create) is one HTTP request; run-log reads one each",
+  ignore,
+  fn: () =>
+    withRedis(async (_redis, bridge) => {
+      const storage = open(bridge);
+      const counts: Record<string, number> = {};
+      const count = async (name: string, work: () => Promise<unknown>) => {
+        bridge.resetCounts();
+        await work();
+        counts[name] = bridge.requests;
+      };
+      // Load the scripts first (a script's first use per Redis costs a SCRIPT LOAD).
+      await storage.appendRuns("warm", [{}], { create: true, keys: ["k"] });
+      await storage.getRun("warm", "k");
+      await storage.getRuns("warm");
+      await storage.popRun("warm");
+      await count("turn creating the session", () =>
+        storage.appendRuns("t", [{ role: "user" }, { role: "assistant" }], {
+          userId: "ada",
+          create: true,
+          keys: ["m1", "m2"],
+          patch: { memory: { turns: 1 }, agentId: "a" },
+        }));
+      for (let turn = 2; turn <= 10; turn++) {
+        await count(`turn ${turn}`, () =>
+          storage.appendRuns("t", [{ role: "user", turn }, { role: "assistant", turn }], {
+            userId: "ada",
+            keys: [`u${turn}`, `a${turn}`],
+            patch: { memory: { turns: turn }, sessionName: `turn ${turn}` },
+          }));
+      }
+      await count("replayed turn", () =>
+        storage.appendRuns("t", [{ role: "user", turn: 10 }, { role: "assistant", turn: 10 }], {
+          userId: "ada",
+          keys: ["u10", "a10"],
+          patch: { memory: { turns: 99 } },
+        }));
+      await count("getRun", () =>
+        storage.getRun("t", "a5", { userId: "ada" }));
+      await count("getRuns by range", () =>
+        storage.getRuns("t", { after: 4, before: 9, order: "desc" }));
+      await count("last 4 runs", () => storage.getRuns("t", { last: 4 }));
+      // An edit reads what it needs (session, then the run addressed), then writes in one request.
+      await count("truncateRuns by key (read, locate, write)", () =>
+        storage.truncateRuns("t", { key: "a9" }, { userId: "ada" }));
+      console.log("upstash requests per run-log operation:", JSON.stringify(counts));
+      const { ["truncateRuns by key (read, locate, write)"]: truncate, ...single } = counts;
+      for (const [name, n] of Object.entries(single)) {
+        assert.equal(n, 1, name);
+      }
+      assert.equal(truncate, 3);
+      const session = await storage.read("t");
+      assert.deepEqual([session?.version, session?.memory, session?.agentId], [11, { turns: 10 }, "a"]);
+      assert.equal((await storage.getRuns("t", { last: 1 })).runs[0]?.key, "a9");
+      assert.deepEqual(
+        (await storage.listSessions({ entityId: "a" })).sessions.map((s) =>
+          s.sessionId
+        ),
+        ["t"],
+      );
+    }),
+});
+
+Deno.test({
+  name: "UpstashRedisStorage reads and edits run records written before run keys (no key, no digest, no key hash)",
+  ignore,
+  fn: () =>
+    withRedis(async (redis, bridge) => {
+      const d = { teamSessionId: null, memory: null, sessionData: null, extraData: null, agentData: null };
+      await redis.send(["HSET", "agentstate:agent:s:r", "c", "000000000001000", "m", "000000000002000", "v", "3"]);
+      await redis.send(["HSET", "agentstate:agent:s:r", "rc", "3", "d", JSON.stringify(d)]);
+      await redis.send(["ZADD", "agentstate:agent:x:c", "0", "000000000001000:r"]);
+      await redis.send(["ZADD", "agentstate:agent:x:u", "0", "000000000002000:r"]);
+      const records = [1, 2, 3].map((seq) => JSON.stringify({ seq, createdAt: 1000 + seq, run: { n: seq } }));
+      await redis.send(["RPUSH", "agentstate:agent:r:r", ...records]);
+      const storage = open(bridge);
+      assert.deepEqual(
+        (await storage.getRuns("r")).runs,
+        [1, 2, 3].map((seq) => ({
+          seq,
+          key: null,
+          createdAt: 1000 + seq,
+          run: { n: seq },
+        })),
+      );
+      assert.equal(await storage.getRun("r", "k"), null);
+      assert.deepEqual(await storage.putRun("r", { seq: 2 }, { n: 20 }), { version: 4, runCount: 3 });
+      assert.deepEqual(await storage.appendRuns("r", [{ n: 4 }], { keys: ["k"] }), { version: 5, runCount: 4 });
+      assert.deepEqual(await storage.truncateRuns("r", { seq: 1 }), { version: 6, runCount: 1 });
+      assert.equal(await storage.getRun("r", "k"), null, "the truncated key is gone");
+      assert.deepEqual((await storage.getRuns("r")).runs, [{ seq: 1, key: null, createdAt: 1001, run: { n: 1 } }]);
     }),
 });

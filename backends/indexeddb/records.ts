@@ -17,7 +17,8 @@ import { CorruptRecordError } from "../../session/errors.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import { parseStoredSession } from "../../session/parse.ts";
 import { parseStoredObject } from "../../session/stored.ts";
-import type { RunRecord, SessionMode, SessionOf } from "../../session/types.ts";
+import type { StoredRun } from "../../session/driver.ts";
+import type { SessionMode, SessionOf } from "../../session/types.ts";
 import { codePoints } from "./idb.ts";
 
 /** Fields kept as real values (indexed or filtered on); the rest is JSON text in `data`. */
@@ -69,18 +70,26 @@ export function decodeRecord<M extends SessionMode>(
 }
 
 /** The stored run record of `run`. */
-export function encodeRun(sessionId: string, run: RunRecord): Record<string, unknown> {
-  return { sessionId, seq: run.seq, createdAt: run.createdAt, run: JSON.stringify(run.run) };
+export function encodeRun(sessionId: string, run: StoredRun): Record<string, unknown> {
+  const { seq, key, digest, createdAt } = run;
+  return { sessionId, seq, key, digest, createdAt, run: JSON.stringify(run.run) };
 }
 
 /** The run of a stored run record, or a `CorruptRecordError` naming `location`. */
-export function decodeRun(stored: Record<string, unknown>, location: string): RunRecord {
+export function decodeRun(stored: Record<string, unknown>, location: string): StoredRun {
   const { seq, createdAt } = stored;
   if (!Number.isSafeInteger(createdAt) || (createdAt as number) < 0) {
     throw new CorruptRecordError(location, "the run's createdAt is not epoch milliseconds");
   }
+  const key = stored.key ?? null; // runs stored before keys have neither field
+  const digest = stored.digest ?? null;
+  if ((key !== null && typeof key !== "string") || (digest !== null && typeof digest !== "string")) {
+    throw new CorruptRecordError(location, "the run's key or digest is not a string");
+  }
   return {
     seq: seq as number,
+    key: key as string | null,
+    digest: digest as string | null,
     createdAt: createdAt as number,
     run: parseStoredObject(stored.run, location, "the run"),
   };

@@ -15,10 +15,10 @@
  * @module
  */
 import type { KvRecord, KvStore, KvTransaction, RunRange } from "../../engines/kv.ts";
-import type { SessionKey } from "../../session/driver.ts";
+import type { SessionKey, StoredRun } from "../../session/driver.ts";
 import { CorruptRecordError, StorageError } from "../../session/errors.ts";
 import { type ListQuery, matchesQuery } from "../../session/list.ts";
-import type { RunRecord, SessionMode, SessionOf } from "../../session/types.ts";
+import type { SessionMode, SessionOf } from "../../session/types.ts";
 import type { Connection } from "./connection.ts";
 import { codePoints, type Key, MAX_NUMBER, outcome, type Request, settle, type Store, walk } from "./idb.ts";
 import { decodeRecord, decodeRun, decodeSession, encodeRecord, encodeRun, locate } from "./records.ts";
@@ -53,10 +53,10 @@ export class IndexedDbKvStore<M extends SessionMode> implements KvStore<M> {
       // Ids read as absent and given no runs since: runs live only under a stored session, so there are none to clear.
       const bare = new Set<string>();
       const runsWritten = new Set<string>();
-      const clearRuns = (id: string) => {
-        if (!bare.has(id)) track(runs.delete(this.#conn.range([id, 0], [id, MAX_NUMBER])));
+      const clearRuns = (id: string, keep = 0) => {
+        if (!bare.has(id)) track(runs.delete(this.#conn.range([id, keep + 1], [id, MAX_NUMBER])));
       };
-      const putRuns = (id: string, log: RunRecord[]) => {
+      const putRuns = (id: string, log: StoredRun[]) => {
         if (log.length > 0) {
           bare.delete(id);
           runsWritten.add(id);
@@ -86,7 +86,11 @@ export class IndexedDbKvStore<M extends SessionMode> implements KvStore<M> {
           return Promise.resolve();
         },
         runs: (record, range) => this.#runs(runs, record, range),
-        appendRuns: (id, _runCount, added) => Promise.resolve(putRuns(id, added)),
+        appendRuns: (id, keep, added) => {
+          clearRuns(id, keep); // an edit cuts the runs after `keep`; a plain append finds none
+          putRuns(id, added);
+          return Promise.resolve();
+        },
         replaceRuns: (id, log) => {
           clearRuns(id);
           putRuns(id, log);
@@ -184,16 +188,15 @@ export class IndexedDbKvStore<M extends SessionMode> implements KvStore<M> {
    * of the run store, bounded by its run count. Every seq in that range must
    * be there: a gap is a `CorruptRecordError` naming the missing run.
    */
-  async #runs(store: Store, record: KvRecord<M>, range: RunRange): Promise<RunRecord[]> {
+  async #runs(store: Store, record: KvRecord<M>, range: RunRange): Promise<StoredRun[]> {
     const id = record.session.sessionId;
     const asc = range.order === "asc";
-    const first = asc
-      ? (range.afterSeq ?? 0) + 1
-      : Math.min((range.afterSeq ?? record.runCount + 1) - 1, record.runCount);
-    const last = asc ? record.runCount : 1;
+    const low = (range.seqAbove ?? 0) + 1;
+    const high = Math.min((range.seqBelow ?? record.runCount + 1) - 1, record.runCount);
+    const [first, last] = asc ? [low, high] : [high, low];
     if (asc ? first > last : first < last) return [];
     const keys = asc ? this.#conn.range([id, first], [id, last]) : this.#conn.range([id, last], [id, first]);
-    const out: RunRecord[] = [];
+    const out: StoredRun[] = [];
     let expected = first;
     const missing = () =>
       new CorruptRecordError(

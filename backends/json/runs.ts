@@ -1,6 +1,7 @@
 /**
  * The run log of the JSON backend: `<name>.runs.ndjson`, one
- * `{ seq, createdAt, run }` a line. The session file's `runCount` says how
+ * `{ seq, key, digest, createdAt, run }` a line (`key` and `digest` absent
+ * in logs written before run keys: read as `null`). The session file's `runCount` says how
  * many lines count: lines after them are runs of an append whose writer
  * died before committing the session, and the next append cuts them off.
  * A log that is missing, cut short or garbled within its first `runCount`
@@ -10,11 +11,11 @@
  */
 import { CorruptRecordError } from "../../session/errors.ts";
 import { parseStoredObject } from "../../session/stored.ts";
-import type { RunRecord } from "../../session/types.ts";
+import type { StoredRun } from "../../session/driver.ts";
 import { openNoFollow, readRest, writeAll } from "./files.ts";
 
 /** One line per run. */
-export function renderRuns(runs: RunRecord[]): string {
+export function renderRuns(runs: StoredRun[]): string {
   return runs.map((r) => JSON.stringify(r) + "\n").join("");
 }
 
@@ -24,11 +25,11 @@ async function readCommitted(
   runCount: number,
   file: Deno.FsFile | null,
   size: number,
-): Promise<{ runs: RunRecord[]; end: number }> {
+): Promise<{ runs: StoredRun[]; end: number }> {
   if (runCount === 0) return { runs: [], end: 0 };
   if (file === null) throw new CorruptRecordError(path, `run log is missing, runCount says ${runCount}`);
   const bytes = await readRest(file, size);
-  const runs: RunRecord[] = [];
+  const runs: StoredRun[] = [];
   let start = 0;
   while (runs.length < runCount) {
     const end = bytes.indexOf(10, start);
@@ -48,14 +49,19 @@ async function readCommitted(
     if (run === null || typeof run !== "object" || Array.isArray(run)) {
       throw new CorruptRecordError(location, "run record's run is not a JSON object");
     }
-    runs.push(record as unknown as RunRecord);
+    const key = record.key ?? null;
+    const digest = record.digest ?? null;
+    if ((key !== null && typeof key !== "string") || (digest !== null && typeof digest !== "string")) {
+      throw new CorruptRecordError(location, "run record's key or digest is not a string");
+    }
+    runs.push({ seq, key, digest, createdAt, run } as StoredRun);
     start = end + 1;
   }
   return { runs, end: start };
 }
 
 /** The `runCount` committed runs of the log at `path` (a symbolic link is refused). */
-export async function readRuns(path: string, runCount: number): Promise<RunRecord[]> {
+export async function readRuns(path: string, runCount: number): Promise<StoredRun[]> {
   if (runCount === 0) return [];
   const opened = await openNoFollow(path, {});
   try {
@@ -70,7 +76,7 @@ export async function readRuns(path: string, runCount: number): Promise<RunRecor
  * uncommitted append are cut off first; every byte is written and fsynced
  * before the session is committed with the new count.
  */
-export async function appendRuns(path: string, runCount: number, runs: RunRecord[]): Promise<void> {
+export async function appendRuns(path: string, runCount: number, runs: StoredRun[]): Promise<void> {
   const opened = await openNoFollow(path, { write: true, create: runCount === 0 });
   if (opened === null) throw new CorruptRecordError(path, `run log is missing, runCount says ${runCount}`);
   const { file, info } = opened;

@@ -9,9 +9,9 @@
  * @module
  */
 import type { KvRecord, KvStore, KvTransaction } from "../../engines/kv.ts";
-import type { SessionKey } from "../../session/driver.ts";
+import type { SessionKey, StoredRun } from "../../session/driver.ts";
 import type { ListQuery } from "../../session/list.ts";
-import type { RunRecord, SessionMode, SessionOf } from "../../session/types.ts";
+import type { SessionMode, SessionOf } from "../../session/types.ts";
 import { ChangeLog } from "./changes.ts";
 import { discardAfter, isNotFound, lstatOrNull, readNoFollow, removeIfPresent, writeTemp } from "./files.ts";
 import { type FileOp, Journal, recoverLegacyJournal } from "./journal.ts";
@@ -26,7 +26,7 @@ export const STALE_TEMP_MS = 60_000;
 
 const RETRY = Symbol("retry");
 
-type RunChange = { kind: "append"; from: number; runs: RunRecord[] } | { kind: "replace"; runs: RunRecord[] };
+type RunChange = { kind: "append"; from: number; runs: StoredRun[] } | { kind: "replace"; runs: StoredRun[] };
 
 /** What a transaction changes for one session file name. */
 interface Staged<M extends SessionMode> {
@@ -131,19 +131,29 @@ export class JsonKvStore<M extends SessionMode> implements KvStore<M> {
       // The committed log: the engine reads runs only in read-only transactions.
       runs: async (record, range) => {
         const log = await readRuns(await this.#logPath(record.session.sessionId), record.runCount);
-        const after = range.afterSeq;
-        const rows = range.order === "asc"
-          ? log.filter((r) => after === null || r.seq > after)
-          : log.filter((r) => after === null || r.seq < after).reverse();
-        return rows.slice(0, range.limit);
+        const { seqAbove, seqBelow } = range;
+        const rows = log.filter((r) =>
+          (seqAbove === null || r.seq > seqAbove) && (seqBelow === null || r.seq < seqBelow)
+        );
+        return (range.order === "asc" ? rows : rows.reverse()).slice(0, range.limit);
       },
-      appendRuns: async (id, runCount, runs) => {
+      runByKey: async (record, key) => {
+        const log = await readRuns(await this.#logPath(record.session.sessionId), record.runCount);
+        return log.find((r) => r.key === key) ?? null;
+      },
+      appendRuns: async (id, keep, runs) => {
         const entry = await stage(id);
         const previous = entry.runs;
-        entry.runs = previous === undefined ? { kind: "append", from: runCount, runs } : {
-          ...previous,
-          runs: [...previous.runs.slice(0, runCount - ("from" in previous ? previous.from : 0)), ...runs],
-        };
+        if (previous !== undefined) {
+          const from = "from" in previous ? previous.from : 0;
+          entry.runs = { ...previous, runs: [...previous.runs.slice(0, keep - from), ...runs] };
+          return;
+        }
+        const committed = (await this.#readFile(await encodeFileName(id)))?.record?.runCount ?? 0;
+        // Cutting committed runs (an edit) rewrites the log, renamed together with the session file.
+        entry.runs = keep >= committed
+          ? { kind: "append", from: keep, runs }
+          : { kind: "replace", runs: [...await readRuns(await this.#logPath(id), keep), ...runs] };
       },
       replaceRuns: async (id, runs) => void ((await stage(id)).runs = { kind: "replace", runs }),
     };

@@ -6,6 +6,7 @@
  * @module
  */
 import type DatabaseType from "libsql";
+import { setImmediate } from "node:timers";
 import {
   type SqlExecutor,
   type SqlQueryable,
@@ -23,6 +24,23 @@ type Statement = ReturnType<Database["prepare"]>;
 export const STATEMENT_CACHE_SIZE = 64;
 
 const WRITES = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
+
+const statement = (sql: string): SqlStatement => ({ sql, args: [] });
+const BEGIN = statement("BEGIN IMMEDIATE");
+const COMMIT = statement("COMMIT");
+const ROLLBACK = statement("ROLLBACK");
+const SAVEPOINT = statement("SAVEPOINT agentstate_write");
+const RELEASE = statement("RELEASE agentstate_write");
+const ROLLBACK_TO = statement("ROLLBACK TO agentstate_write");
+
+/** A write waiting for its group: what it runs, and its caller's promise. */
+interface Unit {
+  work: () => unknown;
+  /** The statement, when the write is one statement (it then needs no transaction of its own). */
+  single: SqlStatement | null;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
 
 /** The file path of a `file:` URL. */
 export function filePath(url: string): string {
@@ -76,6 +94,10 @@ export class NativeExecutor implements SqlExecutor {
   readonly #statements = new Map<string, Statement>();
   /** Transactions hold the connection across awaits: everything else waits its turn. */
   #turn: Promise<unknown> = Promise.resolve();
+  /** Writes waiting for the end of this tick, to commit together. */
+  #pending: Unit[] = [];
+  #commits = 0;
+  readonly #tx: SqlQueryable = { query: (statement) => Promise.resolve().then(() => this.#run(statement)) };
 
   /** Takes ownership of `db`. */
   constructor(db: Database) {
@@ -117,40 +139,128 @@ export class NativeExecutor implements SqlExecutor {
     return result;
   }
 
-  query(statement: SqlStatement): Promise<SqlResult> {
-    return this.#exclusive(() => this.#run(statement));
+  /** How many write transactions (groups included) this connection committed. */
+  get commits(): number {
+    return this.#commits;
   }
 
+  /** A read runs in turn; a write joins the writes of this tick (see {@linkcode NativeExecutor.batch}). */
+  query(statement: SqlStatement): Promise<SqlResult> {
+    if (!WRITES.test(statement.sql)) return this.#exclusive(() => this.#run(statement));
+    return this.#submit(() => this.#run(statement), statement);
+  }
+
+  /**
+   * Joins the group of writes submitted in this tick: they run in one
+   * `BEGIN IMMEDIATE … COMMIT`, each batch in its own savepoint (a single statement is atomic by itself), so a refused or
+   * failing one is rolled back and fails alone; if the group's transaction
+   * is lost, each write is run again alone.
+   */
   batch(steps: SqlStep[]): Promise<SqlResult[]> {
-    return this.#exclusive(() =>
-      this.#inTransaction(() =>
-        steps.map((step) => {
-          const result = this.#run(step);
-          if (step.mustChange && result.rowsAffected === 0) throw new SqlRefusedError();
-          if (step.mustReturn && result.rows.length === 0) throw new SqlRefusedError();
-          return result;
-        })
-      )
+    return this.#submit(() =>
+      steps.map((step) => {
+        const result = this.#run(step);
+        if (step.mustChange && result.rowsAffected === 0) throw new SqlRefusedError();
+        if (step.mustReturn && result.rows.length === 0) throw new SqlRefusedError();
+        return result;
+      })
     );
   }
 
+  /** Like {@linkcode NativeExecutor.batch}: `work` joins this tick's group, in its own savepoint. */
   transaction<T>(work: (tx: SqlQueryable) => Promise<T>): Promise<T> {
-    return this.#exclusive(() => this.#inTransaction(() => work({ query: (s) => Promise.resolve(this.#run(s)) })));
+    return this.#submit(() => work(this.#tx));
+  }
+
+  #submit<T>(work: () => Promise<T> | T, single: SqlStatement | null = null): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#pending.length === 0) setImmediate(() => this.#flush());
+      this.#pending.push({ work, single, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  #flush(): void {
+    const group = this.#pending;
+    if (group.length === 0) return;
+    this.#pending = [];
+    void this.#exclusive(() => group.length === 1 ? this.#alone(group[0]!) : this.#together(group));
+  }
+
+  /** One write in its own transaction (a single statement commits by itself). */
+  async #alone(unit: Unit): Promise<void> {
+    try {
+      const value = unit.single ? unit.work() : await this.#inTransaction(unit.work);
+      this.#commits++;
+      unit.resolve(value);
+    } catch (error) {
+      unit.reject(error);
+    }
+  }
+
+  async #together(group: Unit[]): Promise<void> {
+    try {
+      this.#run(BEGIN);
+    } catch (error) {
+      for (const unit of group) unit.reject(error);
+      return;
+    }
+    const outcomes: { value?: unknown; error?: unknown; failed: boolean }[] = [];
+    try {
+      for (const unit of group) {
+        if (unit.single) {
+          // One statement is atomic by itself: a failing one undoes only its own changes.
+          try {
+            outcomes.push({ value: unit.work(), failed: false });
+          } catch (error) {
+            if (!this.#db.inTransaction) throw error;
+            outcomes.push({ error, failed: true });
+          }
+          continue;
+        }
+        this.#run(SAVEPOINT);
+        try {
+          outcomes.push({ value: await unit.work(), failed: false });
+          this.#run(RELEASE);
+        } catch (error) {
+          if (!this.#db.inTransaction) throw error;
+          this.#run(ROLLBACK_TO);
+          this.#run(RELEASE);
+          outcomes.push({ error, failed: true });
+        }
+      }
+      this.#run(COMMIT);
+      this.#commits++;
+    } catch {
+      // The group's transaction is lost: undo what is left of it, then run each write alone.
+      try {
+        if (this.#db.inTransaction) this.#run(ROLLBACK);
+      } catch (error) {
+        for (const unit of group) unit.reject(error);
+        return;
+      }
+      for (const unit of group) await this.#alone(unit);
+      return;
+    }
+    group.forEach((unit, i) =>
+      outcomes[i]!.failed ? unit.reject(outcomes[i]!.error) : unit.resolve(outcomes[i]!.value)
+    );
   }
 
   async #inTransaction<T>(work: () => Promise<T> | T): Promise<T> {
-    this.#run({ sql: "BEGIN IMMEDIATE", args: [] });
+    this.#run(BEGIN);
     try {
       const result = await work();
-      this.#run({ sql: "COMMIT", args: [] });
+      this.#run(COMMIT);
       return result;
     } catch (error) {
-      if (this.#db.inTransaction) this.#run({ sql: "ROLLBACK", args: [] });
+      if (this.#db.inTransaction) this.#run(ROLLBACK);
       throw error;
     }
   }
 
+  /** Runs the writes still waiting for their tick, then closes the connection. */
   close(): Promise<void> {
+    this.#flush();
     return this.#exclusive(() => {
       this.#statements.clear();
       this.#db.close();

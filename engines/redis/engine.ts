@@ -10,31 +10,33 @@
 import type {
   AppendContext,
   ChangeContext,
+  EditContext,
   ImportConflict,
+  NewRun,
+  RunEdit,
   RunQuery,
   SessionDriver,
+  StoredRun,
   WriteContext,
 } from "../../session/driver.ts";
-import { ConflictError, CorruptRecordError, SessionNotFoundError, StorageError } from "../../session/errors.ts";
+import {
+  ConflictError,
+  CorruptRecordError,
+  RunConflictError,
+  SessionNotFoundError,
+  StorageError,
+} from "../../session/errors.ts";
 import { compareIds, type ListQuery } from "../../session/list.ts";
 import { cloneJson } from "../../session/_json.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { SessionContent } from "../../session/parse.ts";
 import { checkWrite } from "../../session/stamp.ts";
-import { parseStoredObject } from "../../session/stored.ts";
-import type {
-  AppendRunsResult,
-  ImportResult,
-  JsonObject,
-  RunRecord,
-  SessionExport,
-  SessionMode,
-  SessionOf,
-} from "../../session/types.ts";
+import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, SessionOf } from "../../session/types.ts";
 import { type RedisScript, runScript, type ScriptClient } from "./client.ts";
 import { decodeSession } from "./hash.ts";
 import { pad, RedisKeys } from "./keys.ts";
 import * as scripts from "./scripts.ts";
+import * as runScripts from "./scripts_runs.ts";
 
 /** Options of {@linkcode RedisEngine}. */
 export interface RedisEngineOptions<M extends SessionMode> {
@@ -46,6 +48,8 @@ export interface RedisEngineOptions<M extends SessionMode> {
   keyPrefix: string;
   /** The storage's TTL, set on the keys with `PEXPIRE`. */
   ttlMs: number | null;
+  /** Releases the client's connections when the storage owns them. */
+  close?: () => Promise<void>;
 }
 
 /** How many sessions one purge or drop script removes. */
@@ -64,6 +68,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
   readonly #keys: RedisKeys;
   readonly #ttl: number | null;
   readonly #client: () => Promise<ScriptClient>;
+  readonly #close: () => Promise<void>;
 
   /** An engine over `options.client`. */
   constructor(options: RedisEngineOptions<M>) {
@@ -72,6 +77,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     this.#ttl = options.ttlMs;
     const client = options.client;
     this.#client = typeof client === "function" ? client : () => Promise.resolve(client);
+    this.#close = options.close ?? (() => Promise.resolve());
   }
 
   async #run<I, O>(script: RedisScript<I, O>, input: I): Promise<O> {
@@ -190,9 +196,16 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     return sessions;
   }
 
-  /** One script: checks, pushes the runs, bumps the version; a refusal is explained by `checkWrite`. */
-  async appendRuns(sessionId: string, runs: JsonObject[], context: AppendContext): Promise<AppendRunsResult> {
-    const result = await this.#run(scripts.APPEND_RUNS, {
+  /** One script: keyed replays skipped, the patch or the created session, the runs; refusals explained here. */
+  async appendRuns(sessionId: string, runs: NewRun[], context: AppendContext): Promise<AppendRunsResult> {
+    const f = MODE_FIELDS[this.#mode];
+    const named: Record<string, unknown> = {};
+    const json: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(context.patch ?? {})) {
+      if (name === "sessionName" || name === f.entity) named[name] = value;
+      else json[name] = value;
+    }
+    const result = await this.#run(runScripts.APPEND_RUNS, {
       k: this.#keys,
       op: crypto.randomUUID(),
       id: sessionId,
@@ -201,24 +214,39 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
       now: context.now,
       ...(context.expectedVersion !== undefined ? { expectedVersion: context.expectedVersion } : {}),
       ttlMs: this.#ttl,
-      runs: runs.map((run) => JSON.stringify(run)),
+      create: context.create === undefined ? null : this.#scriptSession(context.create as SessionContent<M>),
+      patch: { named, entity: f.entity, json },
+      runs,
     });
-    if (result.kind === "notfound") throw new SessionNotFoundError(sessionId);
-    if (result.kind === "refused") {
-      checkWrite(sessionId, result.stored, context.userId, context.expectedVersion);
-      throw new StorageError(`the appendRuns script refused ${JSON.stringify(sessionId)} against the write rules`);
-    }
-    return { version: result.version, runCount: result.runCount };
+    return explain(sessionId, result, context.userId, context.expectedVersion, "holds another run");
+  }
+
+  /** One script: drops the runs after `keepThrough` (and their keys), adds `edit.add`, bumps the version. */
+  async editRuns(sessionId: string, edit: RunEdit, context: EditContext): Promise<AppendRunsResult> {
+    const result = await this.#run(runScripts.EDIT_RUNS, {
+      k: this.#keys,
+      op: crypto.randomUUID(),
+      id: sessionId,
+      userId: context.userId,
+      liveAfter: context.liveAfter,
+      now: context.now,
+      expectedVersion: context.expectedVersion,
+      ttlMs: this.#ttl,
+      keepThrough: edit.keepThrough,
+      runs: edit.add,
+    });
+    return explain(sessionId, result, context.userId, context.expectedVersion, "is held by run");
   }
 
   /** One script: `LRANGE` of the page; every entry must be the run record of its seq. */
-  async getRuns(sessionId: string, query: RunQuery): Promise<RunRecord[]> {
-    const { first, last, entries } = await this.#run(scripts.GET_RUNS, {
+  async getRuns(sessionId: string, query: RunQuery): Promise<StoredRun[]> {
+    const { first, last, entries } = await this.#run(runScripts.GET_RUNS, {
       k: this.#keys,
       id: sessionId,
       ...(query.userId !== undefined ? { userId: query.userId } : {}),
       liveAfter: query.liveAfter,
-      afterSeq: query.afterSeq,
+      seqAbove: query.seqAbove,
+      seqBelow: query.seqBelow,
       count: query.limit + 1,
       order: query.order,
     });
@@ -229,24 +257,34 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
         `holds ${entries.length} of runs ${first}..${last} (the session counts more runs than the list has)`,
       );
     }
-    const runs = entries.map((entry, i) => {
-      const seq = first + i;
-      const record = parseStoredObject(entry, `${location} run ${seq}`, "the run record");
-      const run = record.run;
-      if (
-        record.seq !== seq || !Number.isSafeInteger(record.createdAt) || typeof run !== "object" || run === null ||
-        Array.isArray(run)
-      ) {
-        throw new CorruptRecordError(`${location} run ${seq}`, "not a run record of this position");
-      }
-      return record as unknown as RunRecord;
-    });
+    const runs = entries.map((entry, i) => runScripts.decodeRun(entry, first + i, location));
     return query.order === "asc" ? runs : runs.reverse();
+  }
+
+  /** One script: the key hash names the seq, the list holds the record. */
+  async getRun(
+    sessionId: string,
+    key: string,
+    query: { userId?: string; liveAfter: number | null },
+  ): Promise<StoredRun | null> {
+    const found = await this.#run(runScripts.GET_RUN, {
+      k: this.#keys,
+      id: sessionId,
+      ...(query.userId !== undefined ? { userId: query.userId } : {}),
+      liveAfter: query.liveAfter,
+      key,
+    });
+    if (found === null) return null;
+    const run = runScripts.decodeRun(found.entry, found.seq, this.#keys.runs(sessionId));
+    if (run.key !== key) {
+      throw new CorruptRecordError(this.#keys.runKeys(sessionId), `key ${JSON.stringify(key)} names run ${found.seq}`);
+    }
+    return run;
   }
 
   /** One script for the whole import. */
   async importSessions(
-    entries: SessionExport<SessionOf<M>>[],
+    entries: SessionExport<SessionOf<M>, StoredRun>[],
     onConflict: ImportConflict,
     liveAfter: number | null,
   ): Promise<ImportResult> {
@@ -261,7 +299,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
         createdAt: session.createdAt,
         updatedAt: session.updatedAt,
         version: session.version,
-        runs: runs.map((r) => JSON.stringify(r)),
+        runs: runs.map((r) => ({ key: r.key, entry: runScripts.runEntry(r) })),
       })),
     });
     if (!result.ok) throw new ConflictError(result.sessionId, 0, result.version);
@@ -290,9 +328,9 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     }
   }
 
-  /** The client's connections belong to the backend. */
+  /** Releases the client's connections when the backend said how (`options.close`). */
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.#close();
   }
 }
 
@@ -308,4 +346,22 @@ function earlierEnd(a: string, b: string): string {
   if (a === "+") return b;
   if (b === "+") return a;
   return compareIds(a.slice(1), b.slice(1)) <= 0 ? a : b;
+}
+
+/** The result of a run-log write, or the error it stands for (a refusal explained by `checkWrite`). */
+function explain(
+  sessionId: string,
+  result: runScripts.RunWriteResult,
+  userId: string | null,
+  expectedVersion: number | undefined,
+  clash: string,
+): AppendRunsResult {
+  if (result.kind === "ok") return { version: result.version, runCount: result.runCount };
+  if (result.kind === "notfound") throw new SessionNotFoundError(sessionId);
+  if (result.kind === "conflict") {
+    const detail = `key ${JSON.stringify(result.key)} ${clash}${result.seq === null ? "" : ` ${result.seq}`}`;
+    throw new RunConflictError(sessionId, result.version, detail, result.key);
+  }
+  checkWrite(sessionId, result.stored.version === 0 ? null : result.stored, userId, expectedVersion);
+  throw new StorageError(`the run-log script refused ${JSON.stringify(sessionId)} against the write rules`);
 }

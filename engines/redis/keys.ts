@@ -44,6 +44,11 @@ export class RedisKeys {
     return `${this.prefix}r:${encodeKeyPart(id)}`;
   }
 
+  /** The hash of run keys to their seqs (absent in layout 1 and while no run has a key). */
+  runKeys(id: string): string {
+    return `${this.prefix}k:${encodeKeyPart(id)}`;
+  }
+
   /** The hash of recent write results by operation id, and the sorted set of their times. */
   ops(): [string, string] {
     return [`${this.prefix}o`, `${this.prefix}ot`];
@@ -61,7 +66,7 @@ export class RedisKeys {
 
   /** The session's own keys and the indexes its user and entity put it in. */
   ofSession(id: string, userId: string | null, entityId: string | null): string[] {
-    const keys = [this.session(id), this.runs(id)];
+    const keys = [this.session(id), this.runs(id), this.runKeys(id)];
     if (userId !== null) keys.push(this.index("uc", userId), this.index("uu", userId));
     if (entityId !== null) keys.push(this.index("ec", entityId), this.index("eu", entityId));
     return keys;

@@ -9,7 +9,11 @@
  *   and returned behind a `=`, because the REST client's base64 decoding drops
  *   a leading U+FEFF), `c` createdAt, `m` updatedAt (15 digits), `v` version,
  *   `rc` run count (absent in layout 1: 0), `d` the other fields as JSON.
- * - `P r:<id>`: list of run records (JSON).
+ * - `P r:<id>`: list of run records, JSON text
+ *   `{"seq":…,"createdAt":…,"digest":…,"key":…,"run":…}` in this order (layout 1
+ *   records lack `digest` and `key`: no key). The scripts read a record's
+ *   digest and key by position, never re-encoding it.
+ * - `P k:<id>`: hash of run key to seq, so a run is found by key in O(1).
  * - `P x:c`, `P x:u`: sorted sets (all scores 0, ordered by member) of
  *   `<15-digit createdAt or updatedAt>:<raw id>`, so a lexicographic range is a
  *   keyset page ordered by time, then by id bytes (code points).
@@ -32,7 +36,8 @@
 /** How long a write's result is kept for a re-sent request (ms). */
 export const OP_RETENTION_MS = 300_000;
 
-const PRELUDE = `
+/** Helpers every script starts with: key names, encodings, loading and storing a session. */
+export const PRELUDE: string = `
 local P = ARGV[1]
 local function enc(s) return (string.gsub(s, "[^%w%-%._~]", function(ch) return string.format("%%%02x", string.byte(ch)) end)) end
 local function pad(n) return string.format("%015.0f", n) end
@@ -40,6 +45,7 @@ local function opt(s) if s == nil or s == "" then return nil end return string.s
 local function num(s) if s == nil or s == "" then return nil end return tonumber(s) end
 local function skey(id) return P .. "s:" .. enc(id) end
 local function rkey(id) return P .. "r:" .. enc(id) end
+local function kkey(id) return P .. "k:" .. enc(id) end
 local function load(id)
   local r = redis.call("HMGET", skey(id), "u", "n", "e", "c", "m", "v", "rc")
   if not r[6] then return nil end
@@ -78,6 +84,7 @@ local function store(id, meta, d, ttl)
   if ttl then
     redis.call("PEXPIRE", key, ttl)
     if meta.rc > 0 then redis.call("PEXPIRE", rkey(id), ttl) end
+    redis.call("PEXPIRE", kkey(id), ttl)
   end
 end
 local function pushAll(key, list)
@@ -87,7 +94,7 @@ local function live(meta, liveAfter) return meta ~= nil and (liveAfter == nil or
 `;
 
 /** Replay protection of writes: `seen()` is the recorded result (or nil), `record(r)` stores and returns `r`. */
-const WRITE = PRELUDE + `
+export const WRITE: string = PRELUDE + `
 local OPS, OPT, OPID = KEYS[1], KEYS[2], ARGV[2]
 local function seen()
   local text = redis.call("HGET", OPS, OPID)
@@ -142,7 +149,7 @@ for i = 0, n - 1 do
 end
 for id, st in pairs(staged) do
   if st.stored then unindex(id, st.stored) end
-  if st.cur.fresh then redis.call("DEL", skey(id), rkey(id)) end
+  if st.cur.fresh then redis.call("DEL", skey(id), rkey(id), kkey(id)) end
   store(id, st.cur, st.d, ttl)
 end
 return record(out)
@@ -154,7 +161,7 @@ local id, user, liveAfter = ARGV[3], opt(ARGV[4]), num(ARGV[5])
 local meta = load(id)
 if not live(meta, liveAfter) or (user and meta.u ~= user) then return record(0) end
 unindex(id, meta)
-redis.call("DEL", skey(id), rkey(id))
+redis.call("DEL", skey(id), rkey(id), kkey(id))
 return record(1)
 `;
 
@@ -167,50 +174,6 @@ unindex(id, meta)
 meta.n, meta.m, meta.v = name, now, meta.v + 1
 store(id, meta, nil, ttl)
 return record(redis.call("HGETALL", skey(id)))
-`;
-
-/**
- * Append runs. ARGV: P, op, id, user, liveAfter, now, expectedVersion, ttl,
- * then the runs' JSON. Returns `{"ok", version, runCount}`, `{"notfound"}`, or
- * `{"refused", stored version, stored user ("" or "=" + user)}`.
- */
-export const APPEND_RUNS: string = WRITE + `
-local id, user, liveAfter, now, expected, ttl = ARGV[3], opt(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), num(ARGV[7]), num(ARGV[8])
-local meta = load(id)
-if not live(meta, liveAfter) then return record({ "notfound" }) end
-if (meta.u and meta.u ~= user) or (expected and expected ~= meta.v) then
-  return record({ "refused", meta.v, meta.u and ("=" .. meta.u) or "" })
-end
-local records = {}
-for i = 9, #ARGV do
-  table.insert(records, '{"seq":' .. (meta.rc + i - 8) .. ',"createdAt":' .. string.format("%.0f", now) .. ',"run":' .. ARGV[i] .. '}')
-end
-pushAll(rkey(id), records)
-unindex(id, meta)
-meta.m, meta.v, meta.rc = now, meta.v + 1, meta.rc + #records
-store(id, meta, nil, ttl)
-return record({ "ok", meta.v, meta.rc })
-`;
-
-/**
- * A page of runs. ARGV: P, id, user, liveAfter, afterSeq ("" = start), count,
- * order. Returns `{first seq, last seq, entries}` with the entries in list
- * order (the caller reverses for "desc"); `{1, 0, {}}` when none.
- */
-export const GET_RUNS: string = PRELUDE + `
-local id, user, liveAfter, after, count, asc = ARGV[2], opt(ARGV[3]), num(ARGV[4]), num(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == "asc"
-local meta = load(id)
-if not live(meta, liveAfter) or (user and meta.u ~= user) then return { 1, 0, {} } end
-local first, last
-if asc then
-  first = (after or 0) + 1
-  last = math.min(first + count - 1, meta.rc)
-else
-  last = math.min((after or (meta.rc + 1)) - 1, meta.rc)
-  first = math.max(1, last - count + 1)
-end
-if last < first then return { 1, 0, {} } end
-return { first, last, redis.call("LRANGE", rkey(id), first - 1, last - 1) }
 `;
 
 /**
@@ -256,7 +219,8 @@ return out
 
 /**
  * Restore. ARGV: P, op, onConflict, liveAfter, ttl, N, then per entry: id,
- * user, name, entity, JSON, createdAt, updatedAt, version, run count, runs…
+ * user, name, entity, JSON, createdAt, updatedAt, version, run count, then
+ * per run its key ("" or "=" + key) and record.
  * Returns `{"ok", imported, skipped}` or `{"conflict", id, version}`.
  */
 export const IMPORT: string = WRITE + `
@@ -265,9 +229,9 @@ local entries, b = {}, 7
 for i = 1, n do
   local e = { id = ARGV[b], u = opt(ARGV[b + 1]), n = opt(ARGV[b + 2]), e = opt(ARGV[b + 3]), d = ARGV[b + 4],
               c = tonumber(ARGV[b + 5]), m = tonumber(ARGV[b + 6]), v = tonumber(ARGV[b + 7]), rc = tonumber(ARGV[b + 8]) }
-  e.runs = {}
-  for k = 1, e.rc do e.runs[k] = ARGV[b + 8 + k] end
-  b = b + 9 + e.rc
+  e.runs, e.keys = {}, {}
+  for k = 1, e.rc do e.keys[k], e.runs[k] = opt(ARGV[b + 7 + 2 * k]), ARGV[b + 8 + 2 * k] end
+  b = b + 9 + 2 * e.rc
   e.stored = load(e.id)
   e.exists = live(e.stored, liveAfter)
   if e.exists and onConflict == "fail" then return record({ "conflict", e.id, e.stored.v }) end
@@ -277,8 +241,9 @@ local imported = 0
 for _, e in ipairs(entries) do
   if not (e.exists and onConflict == "skip") then
     if e.stored then unindex(e.id, e.stored) end
-    redis.call("DEL", skey(e.id), rkey(e.id))
+    redis.call("DEL", skey(e.id), rkey(e.id), kkey(e.id))
     if e.rc > 0 then pushAll(rkey(e.id), e.runs) end
+    for k = 1, e.rc do if e.keys[k] then redis.call("HSET", kkey(e.id), e.keys[k], k) end end
     store(e.id, e, e.d, ttl)
     imported = imported + 1
   end
@@ -298,7 +263,7 @@ for _, member in ipairs(members) do
     redis.call("ZREM", P .. "x:u", member)
   elseif meta.m <= liveAfter then
     unindex(id, meta)
-    redis.call("DEL", skey(id), rkey(id))
+    redis.call("DEL", skey(id), rkey(id), kkey(id))
     purged = purged + 1
   else
     redis.call("ZREM", P .. "x:u", member)
@@ -317,7 +282,7 @@ local batch = tonumber(ARGV[2])
 local members = redis.call("ZRANGE", P .. "x:c", "-", "+", "BYLEX", "LIMIT", 0, batch)
 for _, member in ipairs(members) do
   local id = string.sub(member, 17)
-  redis.call("DEL", skey(id), rkey(id))
+  redis.call("DEL", skey(id), rkey(id), kkey(id))
   redis.call("ZREM", P .. "x:c", member)
 end
 if #members == 0 then

@@ -5,21 +5,22 @@
  * @module
  */
 import type { ListQuery } from "../../session/list.ts";
-import type { RedisReply, RedisScript } from "./client.ts";
+import type { RedisScript } from "./client.ts";
+import { array, fail, hash, int, num, optional, script, text, unmark } from "./reply.ts";
 import type { RedisKeys } from "./keys.ts";
 import * as lua from "./lua.ts";
 
-/** A stored hash, field to value; empty when the key is absent. */
-export type StoredHash = Record<string, string>;
+export type { StoredHash } from "./reply.ts";
+import type { StoredHash } from "./reply.ts";
 
 /** What every call names: the storage's keys. */
-interface Base {
+export interface Base {
   /** The storage's key names. */
   k: RedisKeys;
 }
 
 /** What every write names besides: its operation id (the same when the request is sent again). */
-interface Write extends Base {
+export interface Write extends Base {
   /** The operation id. */
   op: string;
 }
@@ -46,55 +47,13 @@ export interface Refusal {
   userId: string | null;
 }
 
-function fail(script: string, reply: RedisReply): never {
-  throw new Error(`unexpected reply from the ${script} script: ${JSON.stringify(reply)?.slice(0, 80)}`);
-}
-
-function array(script: string, reply: RedisReply): RedisReply[] {
-  return Array.isArray(reply) ? reply : fail(script, reply);
-}
-
-function int(script: string, reply: RedisReply | undefined): number {
-  const n = typeof reply === "number" ? reply : typeof reply === "string" ? Number(reply) : NaN;
-  return Number.isSafeInteger(n) ? n : fail(script, reply ?? null);
-}
-
-function text(script: string, reply: RedisReply | undefined): string {
-  return typeof reply === "string" ? reply : typeof reply === "number" ? String(reply) : fail(script, reply ?? null);
-}
-
-/** `null` as "", a value behind its `=` marker. */
-const optional = (value: string | null | undefined): string => value == null ? "" : "=" + value;
-
-function unmark(script: string, reply: RedisReply | undefined): string | null {
-  const value = text(script, reply);
-  return value === "" ? null : value.startsWith("=") ? value.slice(1) : fail(script, reply ?? null);
-}
-
-const num = (n: number | null | undefined): string => n == null ? "" : String(n);
-
-/** A flat `HGETALL` reply as a record. */
-function hash(script: string, reply: RedisReply): StoredHash {
-  const list = array(script, reply);
-  const out: StoredHash = {};
-  for (let i = 0; i + 1 < list.length; i += 2) out[text(script, list[i])] = text(script, list[i + 1]);
-  return out;
-}
-
-function script<I, O>(
-  name: string,
-  source: string,
-  encode: (input: I) => { keys: string[]; args: string[] },
-  decode: (reply: RedisReply, name: string) => O,
-): RedisScript<I, O> {
-  return { name, source, encode, decode: (reply) => decode(reply, name) };
-}
-
-function writeKeys(input: Write, own: string[]): string[] {
+/** The keys every write declares (the operation log, the global indexes) and `own`. */
+export function writeKeys(input: Write, own: string[]): string[] {
   return [...input.k.ops(), ...input.k.globals(), ...own];
 }
 
-function sessionArgs(s: ScriptSession): string[] {
+/** A session's script arguments: id, user, name, entity (marked), JSON. */
+export function sessionArgs(s: ScriptSession): string[] {
   return [s.id, optional(s.userId), optional(s.sessionName), optional(s.entityId), s.json];
 }
 
@@ -160,7 +119,7 @@ export const DELETE: RedisScript<Write & { id: string; userId?: string; liveAfte
   "delete",
   lua.DELETE,
   (i) => ({
-    keys: writeKeys(i, [i.k.session(i.id), i.k.runs(i.id)]),
+    keys: writeKeys(i, [i.k.session(i.id), i.k.runs(i.id), i.k.runKeys(i.id)]),
     args: [i.k.prefix, i.op, i.id, optional(i.userId), num(i.liveAfter)],
   }),
   (reply, name) => int(name, reply) === 1,
@@ -178,7 +137,7 @@ export const RENAME: RedisScript<
   },
   StoredHash | null
 > = script("rename", lua.RENAME, (i) => ({
-  keys: writeKeys(i, [i.k.session(i.id), i.k.runs(i.id)]),
+  keys: writeKeys(i, [i.k.session(i.id), i.k.runs(i.id), i.k.runKeys(i.id)]),
   args: [
     i.k.prefix,
     i.op,
@@ -190,58 +149,6 @@ export const RENAME: RedisScript<
     num(i.ttlMs),
   ],
 }), (reply, name) => reply === null ? null : hash(name, reply));
-
-/** Appends runs: the new version and run count, `notfound`, or a refusal with what was stored. */
-export const APPEND_RUNS: RedisScript<
-  Write & {
-    id: string;
-    userId: string | null;
-    liveAfter: number | null;
-    now: number;
-    expectedVersion?: number;
-    ttlMs: number | null;
-    runs: string[];
-  },
-  { kind: "ok"; version: number; runCount: number } | { kind: "notfound" } | { kind: "refused"; stored: Refusal }
-> = script("appendRuns", lua.APPEND_RUNS, (i) => ({
-  keys: writeKeys(i, [i.k.session(i.id), i.k.runs(i.id)]),
-  args: [
-    i.k.prefix,
-    i.op,
-    i.id,
-    optional(i.userId),
-    num(i.liveAfter),
-    String(i.now),
-    num(i.expectedVersion),
-    num(i.ttlMs),
-    ...i.runs,
-  ],
-}), (reply, name) => {
-  const [kind, a, b] = array(name, reply);
-  if (kind === "ok") return { kind, version: int(name, a), runCount: int(name, b) };
-  if (kind === "notfound") return { kind };
-  if (kind === "refused") return { kind, stored: { version: int(name, a), userId: unmark(name, b) } };
-  return fail(name, reply);
-});
-
-/** A page of a run log: the seqs asked for and the entries read (in list order). */
-export const GET_RUNS: RedisScript<
-  Base & {
-    id: string;
-    userId?: string;
-    liveAfter: number | null;
-    afterSeq: number | null;
-    count: number;
-    order: "asc" | "desc";
-  },
-  { first: number; last: number; entries: string[] }
-> = script("getRuns", lua.GET_RUNS, (i) => ({
-  keys: [i.k.session(i.id), i.k.runs(i.id)],
-  args: [i.k.prefix, i.id, optional(i.userId), num(i.liveAfter), num(i.afterSeq), String(i.count), i.order],
-}), (reply, name) => {
-  const [first, last, entries] = array(name, reply);
-  return { first: int(name, first), last: int(name, last), entries: array(name, entries!).map((e) => text(name, e)) };
-});
 
 /** One list page: the checked query, the index walked, and the range of index members to walk. */
 export interface ListInput extends Base {
@@ -290,8 +197,8 @@ export const LIST: RedisScript<ListInput, { sessionId: string; hash: StoredHash 
 
 /** One session to restore, with its stamps and runs' JSON. */
 export interface ImportEntry extends ScriptSession, Stamp {
-  /** The run records' JSON, seq 1 first. */
-  runs: string[];
+  /** The runs' keys and records (JSON text), seq 1 first. */
+  runs: { key: string | null; entry: string }[];
 }
 
 /** Restores sessions: counts, or the first live session that makes a `fail` import conflict. */
@@ -313,7 +220,7 @@ export const IMPORT: RedisScript<
       String(e.updatedAt),
       String(e.version),
       String(e.runs.length),
-      ...e.runs,
+      ...e.runs.flatMap((r) => [optional(r.key), r.entry]),
     ]),
   ],
 }), (reply, name) => {

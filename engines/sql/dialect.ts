@@ -48,6 +48,13 @@ export interface SqlDialect {
   readonly upsert: string;
   /** Insert only when absent or expired (`expectedVersion: 0`). */
   readonly insertOnly: string;
+  /**
+   * Update a live row at `:expected` (when not null) whose key columns (owner,
+   * name, entity ids) all equal the new ones: only the content columns,
+   * `updated_at` and `version` are set, so only indexes on `updated_at` change.
+   * Returns no row otherwise (then the full statement decides).
+   */
+  readonly leanUpdate: string;
   /** Update only when live at version `:expected` and not another user's. */
   readonly updateIfVersion: string;
   /** Delete a live session (of `:user` when not null). */

@@ -27,17 +27,12 @@ import type { SessionContent } from "../../session/parse.ts";
 import { applyUpsert, checkWrite } from "../../session/stamp.ts";
 import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, SessionOf } from "../../session/types.ts";
 import { bindStatement, type NamedArgs, type NamedStatement, type SqlDialect } from "./dialect.ts";
-import {
-  type SqlExecutor,
-  SqlRefusedError,
-  type SqlResult,
-  type SqlRow,
-  type SqlStatement,
-  type SqlStep,
-} from "./executor.ts";
+import { type SqlExecutor, SqlRefusedError, type SqlResult, type SqlRow, type SqlStatement } from "./executor.ts";
 import { rowsToRuns, rowToRun, rowToSession, sessionArgs, storedText } from "./rows.ts";
-import { appendWrite, editWrite, explainAppend, explainEdit, type RunLookup } from "./runs.ts";
+import { appendWrite, editWrite, explainAppend, explainEdit, importSteps, type RunLookup } from "./runs.ts";
 import { commitWrite, type SqlWrite } from "./commit.ts";
+import { migrate } from "./migrate.ts";
+import { leanUpsert } from "./upsert.ts";
 
 /** How an {@linkcode SqlEngine} behaves beyond its dialect and executor. */
 export interface SqlEngineOptions {
@@ -52,6 +47,11 @@ export interface SqlEngineOptions {
   idempotent: boolean;
   /** Refuses every write and creates nothing (the executor opened the database read-only). */
   readOnly: boolean;
+  /**
+   * Statements cost no round trip (an embedded connection): an upsert runs as
+   * a transaction trying the lean update before the full statement.
+   */
+  local: boolean;
 }
 
 const note = (sql: string, args: NamedArgs = {}): NamedStatement => ({ sql, args });
@@ -123,21 +123,11 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
     if (this.#options.idempotent) {
       for (const sql of this.#dialect.ops.create) await executor.query(this.#bind(sql, {}));
     }
-    const { schema, table } = this.#dialect;
-    for (let from = await this.schemaVersion(); from < target; from = await this.schemaVersion()) {
-      const to = from + 1;
-      const claim = from === 0 ? schema.claimFirst : schema.claimNext;
-      const steps: SqlStep[] = [
-        { ...this.#bind(claim, { table, mode: this.#mode, to, from, now: this.#options.clock() }), mustChange: true },
-        ...this.#dialect.migrations[to]!.map((sql) => this.#bind(sql, {})),
-      ];
-      try {
-        await executor.batch(steps);
-      } catch (error) {
-        // Another process migrated first: the loop re-reads the version.
-        if (!(error instanceof SqlRefusedError)) throw error;
-      }
-    }
+    await migrate(executor, this.#dialect, this.#mode, {
+      target,
+      now: this.#options.clock,
+      version: () => this.schemaVersion(),
+    });
   }
 
   async read(sessionId: string): Promise<SessionOf<M> | null> {
@@ -181,9 +171,15 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
         }
         return session as unknown as SessionOf<M>;
       });
+    const expected = context.expectedVersion ?? null;
     try {
+      if (this.#options.local) {
+        // A local connection: one transaction trying the lean update first, the full statement when it changes nothing.
+        this.#writable();
+        return stamped(await leanUpsert(await this.executor(), d, sql, args, expected));
+      }
       return await this.#commit({
-        steps: args.map((a) => ({ sql, args: { ...a, expected: context.expectedVersion ?? null } })),
+        steps: args.map((a) => ({ sql, args: { ...a, expected } })),
         mustChange: new Set(batch.map((_, i) => i)),
         notes: new Map(batch.map((c, i) => [i, [note(d.ops.noteStamps, { id: c.sessionId })]])),
         decode: (results) => {
@@ -264,8 +260,12 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
   }
 
   /** The plan of a listing statement, one line per step. */
-  async explainList(query: ListQuery): Promise<string[]> {
-    const { sql, args } = this.#dialect.explain(this.#dialect.list(query, false));
+  explainList(query: ListQuery): Promise<string[]> {
+    return this.#plan(this.#dialect.list(query, false));
+  }
+
+  async #plan(statement: NamedStatement): Promise<string[]> {
+    const { sql, args } = this.#dialect.explain(statement);
     return (await this.#query(sql, args)).rows.map((row) => String(storedText(row["detail"], "plan", "detail")));
   }
 
@@ -323,12 +323,8 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
   }
 
   /** The plan of the statement reading a run by key, one line per step. */
-  async explainRunByKey(): Promise<string[]> {
-    const { sql, args } = this.#dialect.explain({
-      sql: this.#dialect.runByKey,
-      args: { id: "s", key: "k", user: null, live: null },
-    });
-    return (await this.#query(sql, args)).rows.map((row) => String(storedText(row["detail"], "plan", "detail")));
+  explainRunByKey(): Promise<string[]> {
+    return this.#plan({ sql: this.#dialect.runByKey, args: { id: "s", key: "k", user: null, live: null } });
   }
 
   /**
@@ -351,36 +347,7 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
       }
       const result = { imported: todo.length, skipped: entries.length - todo.length };
       if (todo.length === 0) return result;
-      const steps: NamedStatement[] = [];
-      const mustChange = new Set<number>();
-      for (const { session, runs } of todo) {
-        if (onConflict !== "overwrite") mustChange.add(steps.length);
-        steps.push({
-          sql: d.importRow,
-          args: {
-            ...this.#contentArgs(session),
-            created: session.createdAt,
-            updated: session.updatedAt,
-            version: session.version,
-            overwrite: onConflict === "overwrite",
-            live: liveAfter,
-          },
-        });
-        steps.push({ sql: d.clearRuns, args: { id: session.sessionId } });
-        for (const r of runs) {
-          steps.push({
-            sql: d.importRun,
-            args: {
-              id: session.sessionId,
-              seq: r.seq,
-              key: r.key ?? null,
-              digest: r.digest ?? null,
-              created: r.createdAt,
-              run: JSON.stringify(r.run),
-            },
-          });
-        }
-      }
+      const { steps, mustChange } = importSteps(d, this.#mode, todo, onConflict, liveAfter);
       try {
         return await this.#commit({
           steps,

@@ -48,6 +48,8 @@ export function postgresDialect(schema: string, table: string, mode: SessionMode
   const s = `"${schema}".${POSTGRES_SCHEMA_TABLE}`;
   const lock = `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext('${schema}'))`;
   const content = columns.filter((c) => !STAMPS.includes(c));
+  const objects = f.objects.map(snake);
+  const keyColumns = content.filter((c) => c !== "session_id" && !objects.includes(c));
   const marker = (c: string) => binary.has(c) ? bytes(c) : text(c);
   const values = content.map(marker).join(", ");
   const stamps = STAMPS.join(", ");
@@ -120,6 +122,10 @@ export function postgresDialect(schema: string, table: string, mode: SessionMode
     upsert: `${insert(1)}${restart} WHERE ${expired} OR cur.user_id IS NULL ` +
       `OR cur.user_id IS NOT DISTINCT FROM excluded.user_id RETURNING ${stamps}`,
     insertOnly: `${insert(1)}${restart} WHERE ${expired} RETURNING ${stamps}`,
+    leanUpdate: `UPDATE ${t} SET ${objects.map((c) => `${c} = ${text(c)}`).join(", ")}, updated_at = ${int("now")}, ` +
+      `version = version + 1 WHERE session_id = ${bytes("session_id")} AND ` +
+      `${keyColumns.map((c) => `${c} IS NOT DISTINCT FROM ${bytes(c)}`).join(" AND ")} AND ${live} ` +
+      `AND (${int("expected")} IS NULL OR version = ${int("expected")}) RETURNING ${stamps}`,
     updateIfVersion: `UPDATE ${t} SET ${content.slice(1).map((c) => `${c} = ${marker(c)}`).join(", ")}, ` +
       `updated_at = ${int("now")}, version = version + 1 WHERE session_id = ${bytes("session_id")} ` +
       `AND version = ${int("expected")} AND ${live} AND ${mine("user_id")} RETURNING ${stamps}`,

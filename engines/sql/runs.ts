@@ -1,15 +1,15 @@
 /**
  * The SQL engine's run-log writes, each one batch (one round trip) whose
  * guards hold the rules: a keyed append with its patch and create-if-missing,
- * and a rewrite of the log's tail. A refused batch changed nothing; it is
+ * a rewrite of the log's tail, and an import of sessions with their runs. A refused batch changed nothing; it is
  * explained from what is stored, by `checkWrite` and the key rule.
  *
  * @module
  */
-import type { AppendContext, EditContext, NewRun, RunEdit, StoredRun } from "../../session/driver.ts";
+import type { AppendContext, EditContext, ImportConflict, NewRun, RunEdit, StoredRun } from "../../session/driver.ts";
 import { RunConflictError, SessionNotFoundError, StorageError } from "../../session/errors.ts";
 import { checkWrite } from "../../session/stamp.ts";
-import type { AppendRunsResult, SessionMode } from "../../session/types.ts";
+import type { AppendRunsResult, SessionExport, SessionMode, SessionOf } from "../../session/types.ts";
 import type { SqlWrite } from "./commit.ts";
 import type { NamedArgs, NamedStatement, SqlDialect } from "./dialect.ts";
 import type { SqlResult } from "./executor.ts";
@@ -112,6 +112,47 @@ export function editWrite(
   steps.push({ sql: d.truncateRuns, args: { id: sessionId, keep } });
   steps.push(...runInserts(d, sessionId, edit.add, now));
   return { steps, mustChange: new Set([0]), mustReturn, ...resultOf(d, sessionId, steps) };
+}
+
+/**
+ * The statements importing `entries` as they are: per session an import
+ * statement that replaces only an expired row (or any row with
+ * `"overwrite"`; otherwise it must change a row), its run log emptied, then
+ * its runs with their keys and digests.
+ */
+export function importSteps<M extends SessionMode>(
+  d: SqlDialect,
+  mode: M,
+  entries: SessionExport<SessionOf<M>, StoredRun>[],
+  onConflict: ImportConflict,
+  live: number | null,
+): { steps: NamedStatement[]; mustChange: Set<number> } {
+  const steps: NamedStatement[] = [];
+  const mustChange = new Set<number>();
+  for (const { session, runs } of entries) {
+    if (onConflict !== "overwrite") mustChange.add(steps.length);
+    const { createdAt: created, updatedAt: updated, version } = session;
+    const content = sessionArgs(mode, d.columns, session as SessionContent<M>);
+    steps.push({
+      sql: d.importRow,
+      args: { ...content, created, updated, version, overwrite: onConflict === "overwrite", live },
+    });
+    steps.push({ sql: d.clearRuns, args: { id: session.sessionId } });
+    for (const r of runs) {
+      steps.push({
+        sql: d.importRun,
+        args: {
+          id: session.sessionId,
+          seq: r.seq,
+          key: r.key ?? null,
+          digest: r.digest ?? null,
+          created: r.createdAt,
+          run: JSON.stringify(r.run),
+        },
+      });
+    }
+  }
+  return { steps, mustChange };
 }
 
 /** What explaining a refused run-log write reads. */

@@ -47,7 +47,6 @@ function migrations(table: string, mode: SessionMode): string[][] {
       index("user_updated", "user_id, updated_at, session_id"),
       index("entity_created", `${entity}, created_at, session_id`),
       index("entity_updated", `${entity}, updated_at, session_id`),
-      index("name", "session_name"),
     ],
     [
       // Version 2: the append-only run log, emptied with its session by triggers, so a
@@ -67,6 +66,11 @@ function migrations(table: string, mode: SessionMode): string[][] {
       `CREATE UNIQUE INDEX IF NOT EXISTS "${table}_runs_key" ON "${table}_runs" (session_id, key) ` +
       `WHERE key IS NOT NULL`,
     ],
+    [
+      // Version 4: most sessions have no name, so the name index holds only named ones.
+      `DROP INDEX IF EXISTS "${table}_name"`,
+      `CREATE INDEX IF NOT EXISTS "${table}_name" ON ${t} (session_name) WHERE session_name IS NOT NULL`,
+    ],
   ];
 }
 
@@ -85,6 +89,8 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
   const t = `"${table}"`;
   const runs = `"${table}_runs"`;
   const content = columns.filter((c) => !STAMPS.includes(c));
+  const objects = MODE_FIELDS[mode].objects.map(snake);
+  const keyColumns = content.filter((c) => c !== "session_id" && !objects.includes(c));
   const values = content.map((c) => `:${c}`).join(", ");
   const all = selectList(columns);
   const stamps = STAMPS.join(", ");
@@ -124,6 +130,11 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
     upsert: `${insert}${restart} WHERE ${expired} OR ${t}.user_id IS NULL OR ${t}.user_id IS excluded.user_id ` +
       `RETURNING ${stamps}`,
     insertOnly: `${insert}${restart} WHERE ${expired} RETURNING ${stamps}`,
+    leanUpdate: `UPDATE ${t} SET ${objects.map((c) => `${c} = :${c}`).join(", ")}, updated_at = :now, ` +
+      `version = version + 1 WHERE session_id = :session_id AND ${
+        keyColumns.map((c) => `${c} IS :${c}`).join(" AND ")
+      } ` +
+      `AND ${live} AND (:expected IS NULL OR version = :expected) RETURNING ${stamps}`,
     updateIfVersion:
       `UPDATE ${t} SET ${content.filter((c) => c !== "session_id").map((c) => `${c} = :${c}`).join(", ")}, ` +
       `updated_at = :now, version = version + 1 WHERE session_id = :session_id AND version = :expected AND ${live} ` +
