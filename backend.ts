@@ -26,12 +26,13 @@
  *   type KvStore,
  *   type KvTransaction,
  *   matchesQuery,
+ *   type StoredRun,
  * } from "./backend.ts";
- * import type { BaseStorageOptions, RunRecord, SessionMode, StorageCapabilities } from "./mod.ts";
+ * import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "./mod.ts";
  *
  * interface Data<M extends SessionMode> {
  *   records: Map<string, KvRecord<M>>;
- *   runs: Map<string, RunRecord[]>;
+ *   runs: Map<string, StoredRun[]>;
  * }
  *
  * class MapStore<M extends SessionMode> implements KvStore<M> {
@@ -75,11 +76,10 @@
  *     get: (id) => Promise.resolve(structuredClone(data.records.get(id) ?? null)),
  *     put: (record) => Promise.resolve(void data.records.set(record.session.sessionId, structuredClone(record))),
  *     delete: (id) => Promise.resolve(void (data.records.delete(id), data.runs.delete(id))),
- *     runs: (record, { afterSeq, order, limit }) => {
- *       const all = log(record.session.sessionId).slice(0, record.runCount);
- *       const rows = order === "asc"
- *         ? all.filter((r) => afterSeq === null || r.seq > afterSeq)
- *         : all.filter((r) => afterSeq === null || r.seq < afterSeq).reverse();
+ *     runs: (record, { seqAbove, seqBelow, order, limit }) => {
+ *       const rows = log(record.session.sessionId).slice(0, record.runCount)
+ *         .filter((r) => (seqAbove === null || r.seq > seqAbove) && (seqBelow === null || r.seq < seqBelow));
+ *       if (order === "desc") rows.reverse();
  *       return Promise.resolve(structuredClone(rows.slice(0, limit)));
  *     },
  *     appendRuns: (id, runCount, runs) =>
