@@ -13,6 +13,7 @@ import { ValidationError } from "../session/errors.ts";
 import type { SessionMode } from "../session/types.ts";
 import type { LibsqlStorage } from "./libsql.ts";
 import type { OpenStorageOptions, StorageOf } from "./open.ts";
+import type { PostgresStorage } from "./postgres.ts";
 
 /** Where a backend runs. */
 export type Runtime = "deno" | "node" | "bun" | "browser" | "worker";
@@ -110,6 +111,8 @@ const libsqlCreate = <M extends SessionMode>(
     ...(options.table ? { table: options.table } : {}),
   });
 
+const loadPostgres = () => import("./postgres.ts");
+
 /** Every backend `openStorage` knows, in the order help lists them. */
 export const BACKENDS: readonly Backend[] = [
   defineBackend({
@@ -138,6 +141,25 @@ export const BACKENDS: readonly Backend[] = [
     load: loadLibsql,
     create: libsqlCreate,
     capabilities: { schemaVersioned: libsqlSchema },
+  }),
+  defineBackend({
+    name: "postgres",
+    schemes: ["postgres", "postgresql"],
+    urlForms: ["postgres://<user>:<password>@<host>/<db>"],
+    runtimes: SERVER,
+    load: loadPostgres,
+    create: ({ PostgresStorage }, url, options) =>
+      new PostgresStorage({ ...base(options), url, ...(options.table ? { table: options.table } : {}) }),
+    capabilities: {
+      schemaVersioned: {
+        latest: async () => (await loadPostgres()).POSTGRES_SCHEMA_VERSION,
+        current: (storage) => (storage as unknown as PostgresStorage<SessionMode>).schemaVersion(),
+        where: (storage) => {
+          const postgres = storage as unknown as PostgresStorage<SessionMode>;
+          return `${postgres.schema}.${postgres.table}`;
+        },
+      },
+    },
   }),
   defineBackend({
     name: "json",

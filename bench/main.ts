@@ -6,6 +6,7 @@ import { LibsqlStorage } from "../backends/libsql.ts";
 import { libsqlSection } from "./libsql_bench.ts";
 import { JsonStorage } from "../backends/json.ts";
 import { jsonSection } from "./json_bench.ts";
+import { postgresSection } from "./postgres_bench.ts";
 import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
 import { scalingSection } from "./scaling_bench.ts";
@@ -57,6 +58,7 @@ try {
         ["libsql file", (d, name) => new LibsqlStorage({ url: `file:${d}/${name}.db` })],
         ["json", (d, name) => new JsonStorage({ dir: `${d}/${name}` })],
       ])],
+    ["postgres", postgresSection],
     ["bundle", bundleSection],
   ] as const;
   for (const [name, section] of sectionList) {

@@ -17,7 +17,7 @@ Deno.test("registry: every URL form and scheme finds its own entry, and no schem
 
 Deno.test("openStorage: an unknown URL lists every registered form; a backend needing a token says which", async () => {
   await assert.rejects(
-    openStorage("postgres://x"),
+    openStorage("mysql://x"),
     (e) => e instanceof ValidationError && BACKENDS.every((b) => b.urlForms.every((f) => e.message.includes(f))),
   );
   await assert.rejects(

@@ -14,24 +14,7 @@ import {
   type SqlStatement,
   type SqlStep,
 } from "../../engines/sql/executor.ts";
-
-/** Fails the batch (and so rolls it back) when the statement before it changed no row. */
-const GUARD = "SELECT CASE WHEN changes() = 0 THEN json('agentstate write refused') END";
-
-/** Fails the batch when `sql` (a `SELECT`, run again with the same arguments) returns no row. */
-function rowGuard(step: SqlStatement): InStatement {
-  return {
-    sql: `SELECT CASE WHEN NOT EXISTS (${step.sql}) THEN json('agentstate write refused') END`,
-    args: step.args,
-  };
-}
-
-function isGuardError(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (/malformed JSON/i.test(e.message)) return true;
-  }
-  return false;
-}
+import { guardedBatch, isGuardError } from "../../engines/sql/sqlite_guards.ts";
 
 function toResult(result: ResultSet): SqlResult {
   const rows = result.rows.map((row) => {
@@ -69,16 +52,9 @@ export class LibsqlClientExecutor implements SqlExecutor {
   }
 
   async batch(steps: SqlStep[]): Promise<SqlResult[]> {
-    const statements: InStatement[] = [];
-    const at: number[] = [];
-    for (const step of steps) {
-      at.push(statements.length);
-      statements.push(toStatement(step));
-      if (step.mustChange) statements.push(GUARD);
-      if (step.mustReturn) statements.push(rowGuard(step));
-    }
+    const { statements, at } = guardedBatch(steps);
     try {
-      const results = await this.#client.batch(statements, "write");
+      const results = await this.#client.batch(statements.map(toStatement), "write");
       return at.map((i) => toResult(results[i]!));
     } catch (error) {
       if (isGuardError(error)) throw new SqlRefusedError({ cause: error });

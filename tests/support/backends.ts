@@ -10,9 +10,11 @@ import { IndexedDbStorage } from "../../backends/indexeddb.ts";
 import { JsonStorage } from "../../backends/json.ts";
 import { LibsqlStorage } from "../../backends/libsql.ts";
 import { MemoryStorage } from "../../backends/memory.ts";
+import { PostgresStorage } from "../../backends/postgres.ts";
 import { UpstashRedisStorage } from "../../backends/upstash.ts";
 import type { StoreTestInitializer } from "../conformance/mod.ts";
 import { type HranaServer, startHranaServer } from "./hrana_server.ts";
+import { type PostgresServer, skipWithoutPostgres, startPostgresServer } from "./postgres_server.ts";
 import { type TempDir, tempDir } from "./temp.ts";
 import {
   type RedisServer,
@@ -132,6 +134,30 @@ export function indexedDbBackend(): StoreTestInitializer {
   };
 }
 
+let sharedPostgres: Promise<PostgresServer> | undefined;
+
+/**
+ * One throwaway PostgreSQL cluster for the whole test process, started on
+ * first use (initdb takes a second, too long to repeat per case) and stopped
+ * when the process exits.
+ */
+export function postgresServer(): Promise<PostgresServer> {
+  sharedPostgres ??= startPostgresServer().catch((error) => {
+    sharedPostgres = undefined;
+    throw error;
+  });
+  return sharedPostgres;
+}
+
+/** PostgreSQL on the shared test cluster, a schema per place. */
+export function postgresBackend(): StoreTestInitializer {
+  return {
+    name: "postgres",
+    create: async (options, place) =>
+      new PostgresStorage({ ...options, url: (await postgresServer()).url, schema: place, poolSize: 4 }),
+  };
+}
+
 /** Whether tests needing redis-server should be skipped (missing here, and not in CI where that is a failure). */
 export async function skipRedis(): Promise<boolean> {
   const skip = !await redisServerAvailable() && Deno.env.get("CI") !== "true";
@@ -158,4 +184,5 @@ export const CONFIGURATIONS: readonly Configuration[] = [
   { make: jsonBackend },
   { make: indexedDbBackend },
   { make: upstashBackend, skip: skipRedis },
+  { make: postgresBackend, skip: () => skipWithoutPostgres("PostgreSQL tests") },
 ];
