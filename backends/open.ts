@@ -22,6 +22,11 @@ export interface OpenStorageOptions<M extends SessionMode = "agent"> extends Bas
   table?: string;
   /** Upstash key prefix (see `UpstashRedisStorageOptions.prefix`). */
   prefix?: string;
+  /**
+   * Open for reading only: a libSQL file opens read-only (it works on read-only media and never migrates; writes
+   * throw). Other backends ignore it.
+   */
+  readOnly?: boolean;
 }
 
 /** A storage of mode `M`, whatever its backend, with `memory`, `sessionData` and runs typed as given. */

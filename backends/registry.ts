@@ -86,7 +86,7 @@ export function invalidUrl(message: string): ValidationError {
 
 /** Options of {@linkcode OpenStorageOptions} every backend reads; the rest of `options`. */
 function base<M extends SessionMode>(options: OpenStorageOptions<M>) {
-  const { token: _token, table: _table, prefix: _prefix, ...rest } = options;
+  const { token: _token, table: _table, prefix: _prefix, readOnly: _readOnly, ...rest } = options;
   return rest;
 }
 
@@ -109,6 +109,7 @@ const libsqlCreate = <M extends SessionMode>(
     url,
     ...(options.token ? { authToken: options.token } : {}),
     ...(options.table ? { table: options.table } : {}),
+    ...(options.readOnly && url.startsWith("file:") ? { readOnly: true } : {}),
   });
 
 const loadPostgres = () => import("./postgres.ts");

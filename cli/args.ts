@@ -76,6 +76,8 @@ export interface OpenOptions {
   mode?: SessionMode;
   /** Refuse a `file:` or `json:` URL whose file or directory does not exist (read-only commands). */
   mustExist?: boolean;
+  /** Only reads: a libSQL file is opened read-only (read-only media and backups work; nothing migrates). */
+  readOnly?: boolean;
   /** libSQL table name (default: `--table`). */
   table?: string | undefined;
 }
@@ -109,6 +111,7 @@ export async function open(
       ...(token ? { token } : {}),
       ...(table ? { table } : {}),
       ...(prefix ? { prefix } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
     }) as StorageOf<SessionMode>;
   } catch (error) {
     if (error instanceof ValidationError) throw new UsageError(error.message);

@@ -43,7 +43,7 @@ export async function ls(args: string[]): Promise<void> {
   const since = parseTime(str(values, "since"), "--since");
   const until = parseTime(str(values, "until"), "--until");
   const limit = parseCount(str(values, "limit"), "--limit", 20);
-  await using storage = await open(positionals[0], values, { mustExist: true });
+  await using storage = await open(positionals[0], values, { mustExist: true, readOnly: true });
   const user = str(values, "user"), entity = str(values, "entity"), name = str(values, "name");
   const page = await storage.listSessions({
     ...(user !== undefined ? { userId: user } : {}),
@@ -85,7 +85,7 @@ export async function show(args: string[]): Promise<void> {
   const [url, id] = positionals;
   if (!id || positionals.length > 2) throw new UsageError("show needs a storage URL and a session id");
   const count = parseCount(str(values, "runs"), "--runs", 5);
-  await using storage = await open(url, values, { mustExist: true });
+  await using storage = await open(url, values, { mustExist: true, readOnly: true });
   const user = str(values, "user");
   const session = await storage.read(id, user);
   if (!session) throw new Error(`session ${JSON.stringify(id)} not found`);

@@ -206,7 +206,7 @@ export async function exportCommand(args: string[]): Promise<void> {
   const { partial = null, file = null } = target ?? {};
   let ok = false;
   try {
-    await using storage = await open(positionals[0], values, { mustExist: true });
+    await using storage = await open(positionals[0], values, { mustExist: true, readOnly: true });
     const encoder = new TextEncoder();
     const write = (text: string) => file ? writeAll(file, encoder.encode(text)) : writeStdout(encoder.encode(text));
     const progress = new Progress("export", { quiet: values.quiet === true });
@@ -320,7 +320,7 @@ export async function copy(args: string[]): Promise<void> {
   const onConflict = onConflictOf(str(values, "on-conflict"), "skip");
   if (positionals.length !== 2) throw new UsageError("copy needs a source URL and a target URL");
   if (positionals[0] === positionals[1]) throw new UsageError("copy needs two different storages");
-  await using source = await open(positionals[0], values, { mustExist: true });
+  await using source = await open(positionals[0], values, { mustExist: true, readOnly: true });
   await using target = await open(positionals[1], values);
   const progress = new Progress("copy", { quiet: values.quiet === true });
   const importer = new BatchImporter(target, onConflict, progress);

@@ -177,6 +177,9 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(join(SRC, "package.json"), JSON.stringify(identity, null, 2) + "\n");
   const ranges = new Map<string, string>([...inline, ...mapped.map((m) => [m.name, m.range] as const)]);
   for (const name of inline.keys()) used.add(name);
+  // A package without its own types has them in `@types/<name>`, named in deno.json next to it.
+  const typesOf = (name: string) => ranges.has(`@types/${name}`) ? [`@types/${name}`] : [];
+  for (const name of [...used]) typesOf(name).forEach((t) => used.add(t));
 
   // 2. Install the compiler, Node's types and the packages the sources name.
   const stagePackage = {
@@ -252,6 +255,8 @@ async function main(): Promise<void> {
     const range = ranges.get(name);
     if (!range) throw new Error(`the build imports "${name}", which deno.json's import map does not name`);
     (core.has(name) ? dependencies : peerDependencies)[name] = range;
+    // Its types, for TypeScript consumers of the declarations that name it.
+    for (const types of typesOf(name)) (core.has(name) ? dependencies : peerDependencies)[types] = ranges.get(types)!;
   }
   const peerDependenciesMeta = Object.fromEntries(Object.keys(peerDependencies).map((n) => [n, { optional: true }]));
 

@@ -1,5 +1,6 @@
 import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
+import { makeReadOnly } from "./support/read_only.ts";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
 import { openNative, STATEMENT_CACHE_SIZE } from "../backends/libsql/native_executor.ts";
@@ -329,26 +330,6 @@ Deno.test("LibsqlStorage: a run row that is not a JSON object, or a gap in the s
     client.close();
   }
 });
-
-/** Makes `dir` read-only for this process: a read-only bind mount as root (root ignores modes), modes 0555/0444 otherwise. */
-async function makeReadOnly(dir: string, file: string): Promise<() => Promise<void>> {
-  if (Deno.uid() === 0) {
-    const run = async (command: string, ...args: string[]) => {
-      const { code, stderr } = await new Deno.Command(command, { args, stderr: "piped" }).output();
-      if (code !== 0) throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(stderr)}`);
-    };
-    await run("mount", "--bind", dir, dir);
-    await run("mount", "-o", "remount,ro,bind", dir);
-    // Lazy: the mount goes even while a handle in this process still holds a file on it.
-    return () => run("umount", "-l", dir);
-  }
-  await Deno.chmod(file, 0o444);
-  await Deno.chmod(dir, 0o555);
-  return async () => {
-    await Deno.chmod(dir, 0o755);
-    await Deno.chmod(file, 0o644);
-  };
-}
 
 Deno.test("LibsqlStorage readOnly: a read-only WAL database on read-only media is readable; writes are refused clearly", async () => {
   const dir = await tempDir("libsql-readonly");
