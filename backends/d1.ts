@@ -10,7 +10,7 @@ import { SqlEngine } from "../engines/sql/engine.ts";
 import { SQLITE_OPS_TABLE, SQLITE_SCHEMA_TABLE, sqliteDialect } from "../engines/sql/sqlite.ts";
 import { BaseSessionStorage } from "../session/base.ts";
 import { ValidationError } from "../session/errors.ts";
-import type { BaseStorageOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type { BaseStorageOptions, JsonObject, SessionMode, StorageCapabilities } from "../session/types.ts";
 import { type D1DatabaseLike, D1Executor } from "./d1/executor.ts";
 
 export type { D1DatabaseLike, D1PreparedStatementLike, D1ResultLike } from "./d1/executor.ts";
@@ -53,6 +53,7 @@ function checkTable(table: unknown): string {
  * each write's rule is in its statement's `WHERE`.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example In a Worker
  * ```ts ignore
@@ -66,7 +67,8 @@ function checkTable(table: unknown): string {
  * };
  * ```
  */
-export class D1Storage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class D1Storage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Batches run in one transaction; the database is shared by every isolate. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** The table holding this storage's sessions. */

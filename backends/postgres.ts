@@ -14,7 +14,13 @@ import { POSTGRES_SCHEMA_TABLE, POSTGRES_SCHEMA_VERSION, postgresDialect } from 
 import { BaseSessionStorage } from "../session/base.ts";
 import { ValidationError } from "../session/errors.ts";
 import { toListQuery } from "../session/list.ts";
-import type { BaseStorageOptions, ListOptions, SessionMode, StorageCapabilities } from "../session/types.ts";
+import type {
+  BaseStorageOptions,
+  JsonObject,
+  ListOptions,
+  SessionMode,
+  StorageCapabilities,
+} from "../session/types.ts";
 import { PostgresExecutor } from "./postgres/executor.ts";
 
 /**
@@ -96,6 +102,7 @@ function positive(value: unknown, path: string, fallback: number): number {
  * `upsertMany`, appends and imports); migrations run once under an advisory lock.
  *
  * @typeParam M The mode of the sessions held.
+ * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
  *
  * @example
  * ```ts ignore
@@ -105,7 +112,8 @@ function positive(value: unknown, path: string, fallback: number): number {
  * await storage.upsert({ ...saved, memory: { turns: ["hi"] } }, { expectedVersion: saved.version });
  * ```
  */
-export class PostgresStorage<M extends SessionMode = "agent"> extends BaseSessionStorage<M> {
+export class PostgresStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
+  extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Batches run in one transaction; the server gives cross-process OCC. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
   /** The schema holding the tables. */

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import type { Pool, PoolClient, QueryConfig, QueryResult } from "pg";
 import {
   type SqlExecutor,
@@ -26,10 +25,10 @@ type Runner = Pick<PoolClient, "query">;
 
 const WRITES = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
 
+/** Text goes as its UTF-8 bytes (ids are `bytea`); `pg` sends byte views as they are (no `node:buffer` import, so a
+ * Worker bundle that reaches this module through the registry still loads). */
 function toParam(value: SqlStatement["args"][number]): unknown {
-  if (typeof value === "string") return Buffer.from(value, "utf8");
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  return value;
+  return typeof value === "string" ? new TextEncoder().encode(value) : value;
 }
 
 /** The driver's type parsers (`pg.types`). */
