@@ -139,8 +139,21 @@ interface Source {
 }
 
 const ROWID = "__agentstate_rowid";
-const ID_TYPE = "__agentstate_id_type";
+const TYPE = "__agentstate_type_";
+const VALUE = "__agentstate_value_";
 const ID_TEXT = "__agentstate_id_text";
+/** A numeric session_id as text (ASCII, so safe to read as TEXT). */
+const NUMBER_ID = "CASE WHEN typeof(session_id) IN ('integer', 'real') THEN CAST(session_id AS TEXT) END";
+
+/** Bytes of a TEXT column as a string; invalid UTF-8 is an error naming where (never U+FFFD, never a crash). */
+function strictText(bytes: unknown, where: string): string {
+  const view = bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes as Uint8Array;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(view);
+  } catch {
+    throw new Error(`${where}: text is not valid UTF-8`);
+  }
+}
 
 async function* readSqlite(path: string, table: string): AsyncGenerator<Source> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new UsageError(`--table must be a plain identifier, got ${table}`);
@@ -154,12 +167,19 @@ async function* readSqlite(path: string, table: string): AsyncGenerator<Source> 
       throw new Error(`${path} is not a SQLite database (${(error as Error).message})`);
     });
     if (exists.rows.length === 0) throw new Error(`${path} has no table ${table} (choose one with --table)`);
+    // Text is read as bytes and decoded strictly: the native driver aborts the process on invalid UTF-8 in TEXT.
+    const info = await client.execute(`PRAGMA table_info("${table}")`);
+    const columns = info.rows.map((r) => String(r.name));
+    const quoted = (c: string) => `"${c.replaceAll('"', '""')}"`;
+    const selected = columns.map((c, i) =>
+      `typeof(${quoted(c)}) AS "${TYPE}${i}", ` +
+      `CASE WHEN typeof(${quoted(c)}) = 'text' THEN CAST(${quoted(c)} AS BLOB) ELSE ${quoted(c)} END AS "${VALUE}${i}"`
+    ).join(", ");
     // rowid order is total whatever session_id holds (text, integers, blobs, NULLs), so every row is read once.
     let last = 0;
     for (;;) {
-      const result: { columns: string[]; rows: Record<string, unknown>[] } = await client.execute({
-        sql:
-          `SELECT rowid AS "${ROWID}", typeof(session_id) AS "${ID_TYPE}", CAST(session_id AS TEXT) AS "${ID_TEXT}", * ` +
+      const result: { rows: Record<string, unknown>[] } = await client.execute({
+        sql: `SELECT rowid AS "${ROWID}", ${NUMBER_ID} AS "${ID_TEXT}", ${selected} ` +
           `FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT 500`,
         args: [last],
       }).catch((error) => {
@@ -167,16 +187,19 @@ async function* readSqlite(path: string, table: string): AsyncGenerator<Source> 
       });
       if (result.rows.length === 0) return;
       for (const r of result.rows) {
-        const row = Object.fromEntries(
-          result.columns.filter((c) => !c.startsWith("__agentstate_")).map((c) => [c, r[c]]),
-        );
         last = Number(r[ROWID]);
         const where = `${path}: ${table} row ${last}`;
-        const type = r[ID_TYPE];
+        const row: Record<string, unknown> = {};
+        const types: Record<string, unknown> = {};
+        columns.forEach((c, i) => {
+          types[c] = r[`${TYPE}${i}`];
+          row[c] = types[c] === "text" ? strictText(r[`${VALUE}${i}`], `${where}, column ${c}`) : r[`${VALUE}${i}`];
+        });
+        const type = types.session_id;
         if (type === "null" || type === "blob") {
           throw new Error(`${where}: session_id is ${type === "null" ? "NULL" : "a BLOB"}`);
         }
-        if (type !== "text") row.session_id = r[ID_TEXT];
+        if (type !== "text") row.session_id = r[ID_TEXT]; // SQLite's own text of the number (`5.0` for a REAL)
         yield { row, where };
       }
     }

@@ -29,30 +29,44 @@ export function storageFromEnv(env: { get(name: string): string | undefined }): 
   throw new Error("set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or LIBSQL_URL and LIBSQL_AUTH_TOKEN");
 }
 
+/** How often a chat turn reads again after losing to a concurrent one. */
+const MAX_ATTEMPTS = 20;
+
 /** Handles one request with `storage`. */
 export async function handle(request: Request, storage: StorageOf<"agent">): Promise<Response> {
   const url = new URL(request.url);
   try {
     if (request.method === "POST" && url.pathname === "/chat") {
-      const { sessionId, userId, message } = await request.json();
-      if (typeof message !== "string" || message === "") {
-        return Response.json({ error: "message is required" }, { status: 400 });
+      const body = await request.json().catch(() => null) as Record<string, unknown> | null;
+      const { sessionId, userId, message } = body ?? {};
+      if (typeof sessionId !== "string" || typeof userId !== "string" || typeof message !== "string" || !message) {
+        return Response.json({ error: "expected a JSON body { sessionId, userId, message }" }, { status: 400 });
       }
-      // Create the session on first contact; expectedVersion 0 makes a racing creator lose cleanly.
-      if (!await storage.read(sessionId, userId)) {
-        await storage.upsert({ sessionId, userId, agentId: "edge-bot" }, { expectedVersion: 0 }).catch((error) => {
+      // The reply names its turn, so the turn is numbered at the version read and written only at that version:
+      // of concurrent requests each gets its own turn (the losers read again). One write creates the session too.
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const session = await storage.read(sessionId, userId);
+        const { runs } = session ? await storage.getRuns(sessionId, { userId, last: 1 }) : { runs: [] };
+        const turn = (runs[0]?.seq ?? 0) + 1;
+        const reply = `turn ${turn}: you said ${JSON.stringify(message)}`;
+        try {
+          const { version } = await storage.appendRuns(sessionId, [{ message, reply }], {
+            userId,
+            create: true,
+            expectedVersion: session?.version ?? 0,
+            patch: { agentId: "edge-bot" },
+          });
+          return Response.json({ reply, turn, version });
+        } catch (error) {
           if (!(error instanceof ConflictError)) throw error;
-        });
+        }
       }
-      const last = await storage.getRuns(sessionId, { userId, order: "desc", limit: 1 });
-      const turn = (last.runs[0]?.seq ?? 0) + 1;
-      const reply = `turn ${turn}: you said ${JSON.stringify(message)}`;
-      const { version } = await storage.appendRuns(sessionId, [{ message, reply }], { userId });
-      return Response.json({ reply, turn, version });
+      return Response.json({ error: "too many concurrent writers, try again" }, { status: 409 });
     }
     if (request.method === "GET" && url.pathname === "/sessions") {
-      const userId = url.searchParams.get("userId") ?? undefined;
-      return Response.json(await storage.listSessions({ ...(userId ? { userId } : {}), sortBy: "updatedAt" }));
+      const userId = url.searchParams.get("userId");
+      if (!userId) return Response.json({ error: "userId is required" }, { status: 400 });
+      return Response.json(await storage.listSessions({ userId, sortBy: "updatedAt" }));
     }
     return Response.json({ error: "not found" }, { status: 404 });
   } catch (error) {

@@ -234,3 +234,21 @@ Deno.test("cli import-agno: INTEGER ids imported, NULL and BLOB ids and bad time
     await d.remove();
   }
 });
+
+Deno.test("cli import-agno: invalid UTF-8 in a TEXT column is an error naming row and column, not a crash", async () => {
+  const d = await tempDir("cli-agno-utf8");
+  try {
+    const db = createClient({ url: `file:${d.path}/agno.db` });
+    await db.execute(
+      "CREATE TABLE agent_sessions (session_id, agent_id TEXT, user_id TEXT, memory TEXT, created_at INTEGER)",
+    );
+    await db.execute("INSERT INTO agent_sessions VALUES ('fine', 'a', 'ü', '{\"k\":\"é\"}', 1700000000)");
+    await db.execute("INSERT INTO agent_sessions VALUES ('bad', 'a', 'u', CAST(x'7b22ff22' AS TEXT), 1700000001)");
+    db.close();
+    const result = await cli(d.path, ["import-agno", "agno.db", "file:to.db", "-q"]);
+    assert.equal(result.code, 1, `exit code (134 is the native driver's abort): ${result.stderr}`);
+    assert.match(result.stderr, /agno\.db: agent_sessions row 2, column memory: text is not valid UTF-8/);
+  } finally {
+    await d.remove();
+  }
+});

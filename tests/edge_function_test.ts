@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { MemoryStorage } from "../backends/memory.ts";
+import { handle } from "../examples/edge_function.ts";
 import { redisServerAvailable, startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
 import { startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
@@ -36,8 +38,8 @@ async function exercise(env: Record<string, string>): Promise<void> {
     const chat = (message: string) =>
       fetch(`${base}/chat`, { method: "POST", body: JSON.stringify({ sessionId: "s1", userId: "ada", message }) })
         .then((r) => r.json());
-    assert.deepEqual(await chat("hello"), { reply: 'turn 1: you said "hello"', turn: 1, version: 2 });
-    assert.deepEqual(await chat("again"), { reply: 'turn 2: you said "again"', turn: 2, version: 3 });
+    assert.deepEqual(await chat("hello"), { reply: 'turn 1: you said "hello"', turn: 1, version: 1 });
+    assert.deepEqual(await chat("again"), { reply: 'turn 2: you said "again"', turn: 2, version: 2 });
     const list = await (await fetch(`${base}/sessions?userId=ada`)).json();
     assert.deepEqual(list.sessions.map((s: { sessionId: string }) => s.sessionId), ["s1"]);
     const stolen = await fetch(`${base}/chat`, {
@@ -77,4 +79,21 @@ Deno.test("examples/edge_function.ts keeps a chat in remote libSQL over HTTP", a
     await server.stop();
     await dir.remove();
   }
+});
+
+Deno.test("edge handler: 10 parallel turns on one chat get turns 1–10; bad bodies and unscoped listing are 400s", async () => {
+  await using storage = new MemoryStorage();
+  const post = (body: string) => handle(new Request("http://edge.test/chat", { method: "POST", body }), storage);
+  const replies = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => post(JSON.stringify({ sessionId: "c", userId: "ada", message: `m${i}` }))),
+  );
+  const turns = await Promise.all(replies.map(async (r) => (await r.json()).turn as number));
+  assert.deepEqual(turns.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.equal((await storage.getRuns("c", { userId: "ada" })).runs.length, 10);
+  assert.equal((await post("not json")).status, 400);
+  assert.equal((await post(JSON.stringify({ sessionId: "c", userId: "ada" }))).status, 400);
+  const unscoped = await handle(new Request("http://edge.test/sessions"), storage);
+  assert.equal(unscoped.status, 400);
+  const other = await post(JSON.stringify({ sessionId: "c", userId: "bob", message: "hi" }));
+  assert.equal(other.status, 403);
 });
