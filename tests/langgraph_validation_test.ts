@@ -1,11 +1,12 @@
 /**
- * LangGraph's own checkpointer validation suite, unmodified, on the saver built to JavaScript: memory (plain and
- * encrypted) and IndexedDB (fake-indexeddb) under vitest on Node, JSON files under vitest on Deno (JsonStorage uses
- * Deno's file APIs). Each checkpointer starts on an empty storage. Outside CI a machine without Node/npm skips it;
- * under CI=true that is a failure.
+ * LangGraph's own checkpointer validation suite, unmodified, on the npm build of the saver under vitest on Node, in
+ * one vitest process: memory (plain and encrypted), libSQL files, JSON files, Upstash (through the REST bridge to a
+ * real redis-server started here) and IndexedDB (fake-indexeddb). Each checkpointer starts on an empty storage.
+ * Outside CI a machine without Node/npm skips it; under CI=true that is a failure.
  */
 import assert from "node:assert/strict";
-import { buildSaver, installSuite, nodeMissing, runSuite, type SuiteCounts } from "./support/langgraph_suite.ts";
+import { installBuild, installSuite, nodeMissing, runSuite, type SuiteCounts } from "./support/langgraph_suite.ts";
+import { startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
 
 const missing = await nodeMissing();
 if (missing !== null && Deno.env.get("CI") === "true") {
@@ -21,21 +22,30 @@ function assertAllPassed(name: string, counts: SuiteCounts | undefined): void {
   console.log(`${name}: ${counts.passed} passed, ${counts.failed} failed`);
 }
 
+const BACKENDS = ["memory", "memory, encrypted", "libsql file", "json", "upstash", "indexeddb"];
+
 Deno.test({
-  name: "LangGraph validation suite passes on memory, IndexedDB (Node) and JSON (Deno)",
+  name: "LangGraph validation suite passes on memory, libSQL file, JSON, Upstash and IndexedDB (npm build, Node)",
   ignore: missing !== null,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     await installSuite();
-    await buildSaver();
-    const [node, deno] = await Promise.all([
-      runSuite("node", ["memory", "indexeddb"]),
-      runSuite("deno", ["json"]),
-    ]);
-    assertAllPassed("AgentstateSaver(memory)", node.get("AgentstateSaver(memory)"));
-    assertAllPassed("AgentstateSaver(memory, encrypted)", node.get("AgentstateSaver(memory, encrypted)"));
-    assertAllPassed("AgentstateSaver(indexeddb)", node.get("AgentstateSaver(indexeddb)"));
-    assertAllPassed("AgentstateSaver(json)", deno.get("AgentstateSaver(json)"));
+    await installBuild();
+    const redis = await startRedisServer();
+    const bridge = await startUpstashBridge({ redisPort: redis.port });
+    try {
+      const counts = await runSuite([], {
+        AGENTSTATE_UPSTASH_URL: bridge.url,
+        AGENTSTATE_UPSTASH_TOKEN: bridge.token,
+      });
+      assert.deepEqual([...counts.keys()].sort(), BACKENDS.map((b) => `AgentstateSaver(${b})`).sort());
+      for (const backend of BACKENDS) {
+        assertAllPassed(`AgentstateSaver(${backend})`, counts.get(`AgentstateSaver(${backend})`));
+      }
+    } finally {
+      await bridge.stop();
+      await redis.stop();
+    }
   },
 });

@@ -1,14 +1,8 @@
-// LangGraph's checkpointer validation suite, unmodified, on AgentstateSaver over IndexedDbStorage with
-// fake-indexeddb (a new, empty database per checkpointer), from the JavaScript build in .build/. Runs on Node.
-import { validate } from "@langchain/langgraph-checkpoint-validation";
+// The validation suite on IndexedDbStorage over fake-indexeddb, a new factory (so an empty database) per checkpointer.
+import { IndexedDbStorage } from "@agentstate/storage/indexeddb";
 import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
-import { AgentstateSaver, IndexedDbStorage } from "./.build/agentstate.js";
+import { validateOn } from "./validate_on.mjs";
 
-validate({
-  checkpointerName: "AgentstateSaver(indexeddb)",
-  createCheckpointer: () =>
-    new AgentstateSaver({
-      storage: new IndexedDbStorage({ mode: "workflow", indexedDB: new IDBFactory(), keyRange: IDBKeyRange }),
-    }),
-  destroyCheckpointer: (saver) => saver.storage.close(),
-});
+validateOn("AgentstateSaver(indexeddb)", () => ({
+  storage: new IndexedDbStorage({ mode: "workflow", indexedDB: new IDBFactory(), keyRange: IDBKeyRange }),
+}));

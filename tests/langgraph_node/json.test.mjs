@@ -1,21 +1,11 @@
-// LangGraph's checkpointer validation suite, unmodified, on AgentstateSaver over JsonStorage (a new, empty
-// directory per checkpointer), from the JavaScript build in .build/. JsonStorage uses Deno's file APIs (OS file
-// locks), so this file runs under Deno: `deno run -A node_modules/vitest/vitest.mjs run json`.
-import { validate } from "@langchain/langgraph-checkpoint-validation";
-import { AgentstateSaver, JsonStorage } from "./.build/agentstate.js";
+// The validation suite on JsonStorage, a new temporary directory per checkpointer.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JsonStorage } from "@agentstate/storage/json";
+import { validateOn } from "./validate_on.mjs";
 
-const dirs = new Map();
-
-validate({
-  checkpointerName: "AgentstateSaver(json)",
-  createCheckpointer: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "agentstate-langgraph-" });
-    const saver = new AgentstateSaver({ storage: new JsonStorage({ mode: "workflow", dir }) });
-    dirs.set(saver, dir);
-    return saver;
-  },
-  destroyCheckpointer: async (saver) => {
-    await saver.storage.close();
-    await Deno.remove(dirs.get(saver), { recursive: true });
-  },
+validateOn("AgentstateSaver(json)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "agentstate-langgraph-json-"));
+  return { storage: new JsonStorage({ mode: "workflow", dir }), remove: () => rm(dir, { recursive: true }) };
 });

@@ -1,19 +1,9 @@
-// LangGraph's checkpointer validation suite, unmodified, on AgentstateSaver over MemoryStorage (plain and
-// encrypted), from the JavaScript build in .build/ (made by tests/support/langgraph_suite.ts). Runs on Node or Deno.
-import { validate } from "@langchain/langgraph-checkpoint-validation";
-import { AgentstateSaver, MemoryStorage } from "./.build/agentstate.js";
+// The validation suite on MemoryStorage, plain and encrypted.
+import { MemoryStorage } from "@agentstate/storage/memory";
+import { validateOn } from "./validate_on.mjs";
 
-validate({
-  checkpointerName: "AgentstateSaver(memory)",
-  createCheckpointer: () => new AgentstateSaver({ storage: new MemoryStorage({ mode: "workflow" }) }),
-  destroyCheckpointer: (saver) => saver.storage.close(),
-});
+validateOn("AgentstateSaver(memory)", () => ({ storage: new MemoryStorage({ mode: "workflow" }) }));
 
-validate({
-  checkpointerName: "AgentstateSaver(memory, encrypted)",
-  createCheckpointer: () =>
-    new AgentstateSaver({
-      storage: new MemoryStorage({ mode: "workflow", encryptionKey: crypto.getRandomValues(new Uint8Array(32)) }),
-    }),
-  destroyCheckpointer: (saver) => saver.storage.close(),
-});
+validateOn("AgentstateSaver(memory, encrypted)", () => ({
+  storage: new MemoryStorage({ mode: "workflow", encryptionKey: crypto.getRandomValues(new Uint8Array(32)) }),
+}));

@@ -1,7 +1,7 @@
 /**
  * Runs LangGraph's checkpointer validation suite (`@langchain/langgraph-checkpoint-validation`, unmodified, under
- * vitest) against the saver built to JavaScript: builds `tests/langgraph_node/.build/agentstate.js` with
- * `deno bundle`, installs the folder's locked npm packages when missing (`npm ci`), runs vitest on Node or on Deno
+ * vitest on Node) against the npm build of the saver: installs tests/langgraph_node's locked npm packages when
+ * missing (`npm ci`), installs the npm build there (`deno task npm` when stale, `npm pack`, unpacked), runs vitest
  * and returns its counts per checkpointer.
  *
  * @module
@@ -21,10 +21,16 @@ export interface SuiteCounts {
   failures: string[];
 }
 
-async function run(command: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  const result = await new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "piped" }).output();
+async function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; output: string }> {
+  const result = await new Deno.Command(command, { args, cwd, env, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder();
-  return { code: result.code, output: text.decode(result.stdout) + text.decode(result.stderr) };
+  const stdout = text.decode(result.stdout);
+  return { code: result.code, stdout, output: stdout + text.decode(result.stderr) };
 }
 
 /**
@@ -46,36 +52,68 @@ export async function nodeMissing(): Promise<string | null> {
   return null;
 }
 
-/** Bundles the saver and the backends the vitest files use into `.build/agentstate.js` (npm packages external). */
-export async function buildSaver(): Promise<void> {
-  const { code, output } = await run(Deno.execPath(), [
-    "bundle",
-    "--quiet",
-    "--config",
-    `${ROOT}deno.dev.json`,
-    "--external",
-    "@langchain/*",
-    "--external",
-    "npm:@langchain/*",
-    "-o",
-    `${SUITE_DIR}.build/agentstate.js`,
-    `${ROOT}tests/support/langgraph_entry.ts`,
-  ], ROOT);
-  if (code !== 0) throw new Error(`deno bundle failed:\n${output}`);
-  // The adapter imports `npm:@langchain/…@^1/…` (so the library's import map stays free of it); Node wants bare names.
-  const file = `${SUITE_DIR}.build/agentstate.js`;
-  const text = await Deno.readTextFile(file);
-  await Deno.writeTextFile(
-    file,
-    text.replace(/(["'])npm:(@langchain\/[^@"'/]+)(?:@[^/"']*)?(\/[^"']*)?\1/g, "$1$2$3$1"),
-  );
+/** What `deno task npm` compiles from: when one is newer than `npm/package.json`, the build is stale. */
+const BUILD_INPUTS = ["mod.ts", "backend.ts", "deno.json", "adapters", "backends", "engines", "session", "cli"];
+
+async function newestChange(path: string): Promise<number> {
+  const info = await Deno.stat(path);
+  if (!info.isDirectory) return info.mtime?.getTime() ?? 0;
+  let newest = 0;
+  for await (const entry of Deno.readDir(path)) newest = Math.max(newest, await newestChange(`${path}/${entry.name}`));
+  return newest;
 }
 
-/** `npm ci` in the suite folder when its node_modules lacks vitest or the validation package. */
+/**
+ * Installs the npm build into the suite folder as `node_modules/@agentstate/storage`: runs `deno task npm` when
+ * `npm/` is missing or older than its sources, packs it (`npm pack`, so exactly the published files) and unpacks the
+ * tarball there. Its dependencies come from the folder's lock, which must name each with the build's range.
+ */
+export async function installBuild(): Promise<void> {
+  const built = await Deno.stat(`${ROOT}npm/package.json`).then((s) => s.mtime?.getTime() ?? 0, () => -1);
+  const sources = Math.max(...await Promise.all(BUILD_INPUTS.map((p) => newestChange(`${ROOT}${p}`))));
+  if (built < sources) {
+    const build = await run(Deno.execPath(), ["task", "npm"], ROOT);
+    if (build.code !== 0) throw new Error(`deno task npm failed:\n${build.output}`);
+  }
+  const pkg = JSON.parse(await Deno.readTextFile(`${ROOT}npm/package.json`)) as {
+    dependencies: Record<string, string>;
+  };
+  const suite = JSON.parse(await Deno.readTextFile(`${SUITE_DIR}package.json`)) as {
+    devDependencies: Record<string, string>;
+  };
+  const missing = Object.entries(pkg.dependencies)
+    .filter(([name, range]) => !name.startsWith("@types/") && suite.devDependencies[name] !== range)
+    .map(([name, range]) => `${name}@${range}`);
+  if (missing.length > 0) {
+    throw new Error(`tests/langgraph_node/package.json must lock the build's dependencies: npm install -D ${missing}`);
+  }
+  const work = await Deno.makeTempDir({ prefix: "agentstate-langgraph-pack-" });
+  try {
+    const pack = await run("npm", ["pack", "--silent", "--pack-destination", work], `${ROOT}npm`);
+    if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.output}`);
+    const target = `${SUITE_DIR}node_modules/@agentstate/storage`;
+    await Deno.remove(target, { recursive: true }).catch(() => {});
+    await Deno.mkdir(target, { recursive: true });
+    const untar = await run(
+      "tar",
+      ["-xzf", `${work}/${pack.stdout.trim()}`, "-C", target, "--strip-components=1"],
+      ROOT,
+    );
+    if (untar.code !== 0) throw new Error(`unpacking the npm build failed:\n${untar.output}`);
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/** `npm ci` in the suite folder when its node_modules lacks one of the packages its package.json names. */
 export async function installSuite(): Promise<void> {
-  const needed = ["vitest/vitest.mjs", "@langchain/langgraph-checkpoint-validation/package.json"];
+  const { devDependencies } = JSON.parse(await Deno.readTextFile(`${SUITE_DIR}package.json`)) as {
+    devDependencies: Record<string, string>;
+  };
   const present = await Promise.all(
-    needed.map((p) => Deno.stat(`${SUITE_DIR}node_modules/${p}`).then(() => true, () => false)),
+    Object.keys(devDependencies).map((name) =>
+      Deno.stat(`${SUITE_DIR}node_modules/${name}/package.json`).then(() => true, () => false)
+    ),
   );
   if (present.every(Boolean)) return;
   const { code, output } = await run("npm", ["ci", "--no-audit", "--no-fund"], SUITE_DIR);
@@ -86,17 +124,14 @@ interface VitestJson {
   testResults: { assertionResults: { ancestorTitles: string[]; fullName: string; status: string }[] }[];
 }
 
-/** Runs the vitest `files` (name filters) on `runtime`; counts per checkpointer name. */
-export async function runSuite(runtime: "node" | "deno", files: string[]): Promise<Map<string, SuiteCounts>> {
+/** Runs vitest on Node over the `files` (name filters), with `env` added; counts per checkpointer name. */
+export async function runSuite(files: string[], env: Record<string, string> = {}): Promise<Map<string, SuiteCounts>> {
   const out = await Deno.makeTempFile({ suffix: ".json" });
   try {
     const vitest = ["node_modules/vitest/vitest.mjs", "run", ...files, "--reporter=json", `--outputFile=${out}`];
-    const [command, args] = runtime === "node"
-      ? ["node", vitest]
-      : [Deno.execPath(), ["run", "-A", "--config", "deno.json", ...vitest]];
-    const { output } = await run(command, args, SUITE_DIR);
+    const { output } = await run("node", vitest, SUITE_DIR, env);
     const text = await Deno.readTextFile(out).catch(() => "");
-    if (text === "") throw new Error(`vitest on ${runtime} wrote no report:\n${output}`);
+    if (text === "") throw new Error(`vitest wrote no report:\n${output}`);
     const report = JSON.parse(text) as VitestJson;
     const counts = new Map<string, SuiteCounts>();
     for (const test of report.testResults.flatMap((r) => r.assertionResults)) {
