@@ -6,6 +6,7 @@ import { LibsqlStorage } from "../backends/libsql.ts";
 import { libsqlSection } from "./libsql_bench.ts";
 import { JsonStorage } from "../backends/json.ts";
 import { jsonSection } from "./json_bench.ts";
+import { langgraphSection } from "./langgraph_bench.ts";
 import { postgresSection } from "./postgres_bench.ts";
 import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
@@ -59,6 +60,7 @@ try {
         ["json", (d, name) => new JsonStorage({ dir: `${d}/${name}` })],
       ])],
     ["postgres", postgresSection],
+    ["langgraph", langgraphSection],
     ["bundle", bundleSection],
   ] as const;
   for (const [name, section] of sectionList) {

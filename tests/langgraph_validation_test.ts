@@ -5,7 +5,8 @@
  * Outside CI a machine without Node/npm skips it; under CI=true that is a failure.
  */
 import assert from "node:assert/strict";
-import { installBuild, installSuite, nodeMissing, runSuite, type SuiteCounts } from "./support/langgraph_suite.ts";
+import { runSuite, SUITE_DIR, type SuiteCounts } from "./support/langgraph_suite.ts";
+import { installBuild, installPackages, nodeMissing } from "./support/node_project.ts";
 import { startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
 
 const missing = await nodeMissing();
@@ -30,8 +31,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await installSuite();
-    await installBuild();
+    await installPackages(SUITE_DIR);
+    await installBuild(SUITE_DIR);
     const redis = await startRedisServer();
     const bridge = await startUpstashBridge({ redisPort: redis.port });
     try {
