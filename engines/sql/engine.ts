@@ -322,9 +322,15 @@ export class SqlEngine<M extends SessionMode> implements SessionDriver<M> {
     return result.rows[0] ? rowToRun(this.#dialect.table, sessionId, result.rows[0]) : null;
   }
 
-  /** The plan of the statement reading a run by key, one line per step. */
-  explainRunByKey(): Promise<string[]> {
-    return this.#plan({ sql: this.#dialect.runByKey, args: { id: "s", key: "k", user: null, live: null } });
+  /** The plans of the statements that find runs by key (a read, the keyed-append checks), one line per step. */
+  async explainKeyed(): Promise<Record<"runByKey" | "keysFree" | "keysKept", string[]>> {
+    const d = this.#dialect;
+    const keys = JSON.stringify([["k", "d"]]);
+    return {
+      runByKey: await this.#plan({ sql: d.runByKey, args: { id: "s", key: "k", user: null, live: null } }),
+      keysFree: await this.#plan({ sql: d.keysFree, args: { id: "s", keys } }),
+      keysKept: await this.#plan({ sql: d.keysKept, args: { id: "s", keys, keep: 0 } }),
+    };
   }
 
   /**

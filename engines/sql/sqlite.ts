@@ -153,9 +153,11 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
       `UPDATE ${t} SET ${changed.map((c) => `${c} = :${c}, `).join("")}updated_at = :now, version = version + 1 ` +
       `WHERE session_id = :id AND (version = 0 OR :unkeyed OR (SELECT count(*) FROM ${runs} ` +
       `WHERE session_id = :id AND key IN (SELECT ${keyOf} FROM json_each(:keys) k)) < json_array_length(:keys))`,
-    keysFree: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM json_each(:keys) k JOIN ${runs} r ` +
+    // CROSS JOIN keeps the key list outside: each key is one lookup in the key index (a plain JOIN let SQLite walk
+    // the session's whole log instead, so a keyed append slowed down as the log grew).
+    keysFree: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM json_each(:keys) k CROSS JOIN ${runs} r ` +
       `ON r.session_id = :id AND r.key = ${keyOf} WHERE r.digest IS NOT json_extract(k.value, '$[1]'))`,
-    keysKept: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM json_each(:keys) k JOIN ${runs} r ` +
+    keysKept: `SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM json_each(:keys) k CROSS JOIN ${runs} r ` +
       `ON r.session_id = :id AND r.key = ${keyOf} WHERE r.seq <= :keep)`,
     appendRun: `INSERT INTO ${runs} (session_id, seq, key, digest, created_at, run) ` +
       `SELECT :id, ${lastSeq} + 1, :key, :digest, :created, :run ` +
