@@ -44,8 +44,13 @@ export async function nodeMissing(): Promise<string | null> {
 /** What `deno task npm` compiles from: when one is newer than `npm/package.json`, the build is stale. */
 const BUILD_INPUTS = ["mod.ts", "backend.ts", "deno.json", "adapters", "backends", "engines", "session", "cli"];
 
+/** The newest modification time under `path` (0 when it does not exist). */
 async function newestChange(path: string): Promise<number> {
-  const info = await Deno.stat(path);
+  const info = await Deno.stat(path).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  });
+  if (info === null) return 0;
   if (!info.isDirectory) return info.mtime?.getTime() ?? 0;
   let newest = 0;
   for await (const entry of Deno.readDir(path)) newest = Math.max(newest, await newestChange(`${path}/${entry.name}`));
