@@ -106,7 +106,7 @@ export async function langgraphSection({ smoke, dir }: { smoke: boolean; dir: st
     `{ limit: 10 })\`: SqliteSaver orders every stored checkpoint by id (a scan of the table), AgentstateSaver ` +
     `reads one page of threads and their latest checkpoints. better-sqlite3 ships no binary reachable from this ` +
     `machine (its prebuilt binaries download from GitHub), so npm's install script compiles it with node-gyp ` +
-    `(1.5 to 3 minutes on 2 cores); \`--smoke\` installs without install scripts and measures AgentstateSaver ` +
+    `(1 to 3 minutes on 2 cores); \`--smoke\` installs without install scripts and measures AgentstateSaver ` +
     `alone. Issue 19's target, no worse than SqliteSaver on \`put\` and \`getTuple\`, is compared in the first rows.\n\n` +
     abTable(out.results) + "\n";
 }
