@@ -43,18 +43,17 @@ import {
   writesSortKey,
 } from "npm:@langchain/langgraph-checkpoint@^1";
 import type { RunnableConfig } from "npm:@langchain/core@^1/runnables";
+import { fromBase64, toBase64 } from "../session/base64.ts";
 import { RunConflictError } from "../session/errors.ts";
 import type { JsonObject, RunRecord, SessionStorage, WorkflowSession } from "../session/types.ts";
 import {
   checkpointRunJson,
   CHECKPOINTS_ENTITY,
   checkpointsSessionId,
-  fromBase64,
   parseCheckpointRun,
   parseWriteRun,
   type StoredBlob,
   type StoredChannel,
-  toBase64,
   writeKey,
   type WriteRun,
   writeRunJson,

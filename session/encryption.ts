@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { fromBase64, toBase64 } from "./base64.ts";
 import { CorruptRecordError, StorageError, ValidationError } from "./errors.ts";
 import type { JsonObject, SessionMode } from "./types.ts";
 
@@ -54,16 +55,6 @@ export class DecryptionError extends StorageError {
 /** Whether `value` is an encrypted value as stored (an envelope of format 1 or 2). */
 export function isSealed(value: unknown): boolean {
   return envelope(value) !== null;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 interface Envelope {

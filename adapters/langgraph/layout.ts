@@ -61,23 +61,6 @@ export interface WriteRun {
   value: StoredBlob;
 }
 
-/** Encodes bytes as base64 text (chunked, so large blobs do not overflow the argument list). */
-export function toBase64(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
-}
-
-/** Decodes base64 text into bytes. */
-export function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** A checkpoint run as JSON. */
 export function checkpointRunJson(run: CheckpointRun): JsonObject {
   return { checkpoint: run.checkpoint, metadata: run.metadata, parent: run.parent, channels: run.channels };

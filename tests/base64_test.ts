@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { encodeBase64Portable, fromBase64, toBase64 } from "../session/base64.ts";
+
+/** The reference: `btoa` over the bytes as a binary string. */
+function reference(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+Deno.test("base64: the lookup-table encoder, the runtime's and btoa agree on every byte and every padding", () => {
+  const samples = [new Uint8Array(0), Uint8Array.from({ length: 256 }, (_, i) => i)];
+  for (let length = 1; length <= 7; length++) samples.push(crypto.getRandomValues(new Uint8Array(length)));
+  samples.push(Uint8Array.from({ length: 100_001 }, (_, i) => (i * 7919) % 256));
+  for (const bytes of samples) {
+    const expected = reference(bytes);
+    assert.equal(encodeBase64Portable(bytes), expected, `length ${bytes.length}`);
+    assert.equal(toBase64(bytes), expected, `length ${bytes.length}`);
+    assert.deepEqual(fromBase64(expected), bytes, `length ${bytes.length}`);
+  }
+});
+
+Deno.test("base64: text that is not base64 is refused, not decoded into other bytes", () => {
+  for (const text of ["a", "ab!c", "abc$"]) assert.throws(() => fromBase64(text), text);
+});
