@@ -85,7 +85,9 @@ export async function installBuild(dir: string): Promise<void> {
     const pack = await run("npm", ["pack", "--silent", "--pack-destination", work], `${ROOT}npm`);
     if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.output}`);
     const target = `${dir}node_modules/@agentstate/storage`;
-    await Deno.remove(target, { recursive: true }).catch(() => {});
+    await Deno.remove(target, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
     await Deno.mkdir(target, { recursive: true });
     const untar = await run(
       "tar",
@@ -102,18 +104,32 @@ async function packageJson(dir: string): Promise<{ devDependencies: Record<strin
   return JSON.parse(await Deno.readTextFile(`${dir}package.json`));
 }
 
+/** The version installed in `dir`'s node_modules of package `name`, or `null` when it is not installed. */
+async function installedVersion(dir: string, name: string): Promise<string | null> {
+  try {
+    return (JSON.parse(await Deno.readTextFile(`${dir}node_modules/${name}/package.json`)) as { version: string })
+      .version;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
 /**
- * `npm ci` in the Node project `dir` when its node_modules lacks one of the packages its package.json names;
- * `ignoreScripts` skips the packages' install scripts (no native build).
+ * `npm ci` in the Node project `dir` unless each package its package.json names is installed at the version its
+ * package-lock.json pins; `ignoreScripts` skips the packages' install scripts (no native build).
  */
 export async function installPackages(dir: string, options: { ignoreScripts?: boolean } = {}): Promise<void> {
   const { devDependencies } = await packageJson(dir);
-  const present = await Promise.all(
-    Object.keys(devDependencies).map((name) =>
-      Deno.stat(`${dir}node_modules/${name}/package.json`).then(() => true, () => false)
+  const lock = JSON.parse(await Deno.readTextFile(`${dir}package-lock.json`)) as {
+    packages: Record<string, { version?: string }>;
+  };
+  const current = await Promise.all(
+    Object.keys(devDependencies).map(async (name) =>
+      await installedVersion(dir, name) === lock.packages[`node_modules/${name}`]?.version
     ),
   );
-  if (present.every(Boolean)) return;
+  if (current.every(Boolean)) return;
   const args = ["ci", "--no-audit", "--no-fund", ...(options.ignoreScripts ? ["--ignore-scripts"] : [])];
   const { code, output } = await run("npm", args, dir);
   if (code !== 0) throw new Error(`npm ci in ${dir} failed:\n${output}`);
