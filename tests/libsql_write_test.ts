@@ -100,6 +100,33 @@ Deno.test("LibsqlStorage: listing by name uses the partial name index; every lay
   assert.match(plan, /USING INDEX agent_sessions_name \(session_name=\?\)/, plan);
 });
 
+Deno.test("SQLite dialect: by-key statements are bound as one-row (fetched with one step), listings are not", async () => {
+  const d = sqliteDialect("agent_sessions", "agent");
+  const bound = (sql: string) => bindStatement(d, { sql, args: new Proxy({}, { get: () => null }) });
+  for (const sql of [d.read, d.leanUpdate, d.upsert, d.updateIfVersion, d.runByKey]) {
+    assert.equal(bound(sql).oneRow, true, sql);
+  }
+  for (
+    const sql of [
+      d.runs.asc,
+      d.list({ limit: 20, order: "desc", sortBy: "updatedAt", after: null, liveAfter: null }, false).sql,
+    ]
+  ) {
+    assert.equal(bound(sql).oneRow, undefined, sql);
+  }
+  // A one-row statement returns its row (and counts it as the change of a write); an absent row is none.
+  const executor = await openNative(":memory:", 1000);
+  try {
+    await executor.query({ sql: "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)", args: [] });
+    await executor.query({ sql: "INSERT INTO t VALUES ('a', 1)", args: [] });
+    const update = { sql: "UPDATE t SET v = v + 1 WHERE k = ?1 RETURNING v", oneRow: true };
+    assert.deepEqual(await executor.query({ ...update, args: ["a"] }), { rows: [{ v: 2 }], rowsAffected: 1 });
+    assert.deepEqual(await executor.query({ ...update, args: ["b"] }), { rows: [], rowsAffected: 0 });
+  } finally {
+    await executor.close();
+  }
+});
+
 Deno.test("NativeExecutor: the writes of one tick commit together; a refused one fails alone", async () => {
   const executor = await openNative(":memory:", 1000);
   try {
