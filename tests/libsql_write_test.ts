@@ -11,6 +11,7 @@ import { SqlRefusedError } from "../engines/sql/executor.ts";
 import { sqliteDialect } from "../engines/sql/sqlite.ts";
 import { ConflictError } from "../session/errors.ts";
 import { tempDir } from "./support/temp.ts";
+import { holdWriteLock } from "./support/sqlite_lock.ts";
 
 /** The session table's listing indexes a statement opens for writing, from its bytecode (triggers included). */
 async function writtenBy(path: string, sql: string, args: Record<string, string | number | null>): Promise<string[]> {
@@ -208,25 +209,7 @@ Deno.test("LibsqlStorage: a file locked by another process blocks the event loop
   try {
     await using storage = new LibsqlStorage({ url: `file:${path}`, busyTimeoutMs: 300 });
     await storage.upsert({ sessionId: "s" });
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `
-        import { createClient } from "npm:@libsql/client@^0.18";
-        const c = createClient({ url: "file:${path}" });
-        const tx = await c.transaction("write");
-        await tx.execute("INSERT INTO agent_sessions (session_id, created_at, updated_at, version) VALUES ('x', 0, 0, 1)");
-        console.log("locked");
-        await new Promise((r) => setTimeout(r, 2000));
-        await tx.rollback();
-        c.close();
-      `,
-      ],
-      stdout: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    assert.match(new TextDecoder().decode((await reader.read()).value), /locked/);
+    const holder = await holdWriteLock(path, 2000);
     let last = performance.now();
     let longest = 0;
     const ticker = setInterval(() => {
@@ -237,9 +220,7 @@ Deno.test("LibsqlStorage: a file locked by another process blocks the event loop
     const writes = await Promise.allSettled([1, 2, 3].map((n) => storage.upsert({ sessionId: "s", memory: { n } })));
     await new Promise((r) => setTimeout(r, 20));
     clearInterval(ticker);
-    reader.releaseLock();
-    await holder.stdout.cancel();
-    await holder.status;
+    await holder.release();
     assert.ok(writes.every((w) => w.status === "rejected"), "the locked writes failed");
     assert.ok(longest >= 250, `the wait (${longest} ms) is about the busy timeout`);
     // Margin for a loaded machine; three waits in a row (a group retried write by write) would be 900 ms.
