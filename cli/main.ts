@@ -4,7 +4,7 @@
  * backend, and import Python agno's storage.
  *
  *   deno task cli ls file:sessions.db --user ada
- *   deno install -g -A -n agentstate --config deno.json cli/main.ts   # then: agentstate --help
+ *   deno install -g -A -n agentstate jsr:@agentstate/storage/cli   # then: agentstate --help
  *
  * Exit codes: 0 ok, 1 failure, 2 usage error. Errors are one line on stderr.
  *

@@ -400,33 +400,3 @@ Deno.test("cli: a bad NDJSON line imports nothing (fail, overwrite) or is report
     await d.remove();
   }
 });
-
-Deno.test("cli: `deno task cli` and `deno install -g … --config deno.json cli/main.ts` run it", async () => {
-  const d = await tempDir("cli-install");
-  try {
-    const root = new URL("..", import.meta.url).pathname;
-    const env = { NO_COLOR: "1", PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` };
-    const run = async (cmd: string, args: string[]) => {
-      const { code, stdout, stderr } = await new Deno.Command(cmd, { args, cwd: root, env }).output();
-      const text = new TextDecoder().decode(stdout);
-      assert.equal(code, 0, new TextDecoder().decode(stderr));
-      return text;
-    };
-    assert.match(await run(Deno.execPath(), ["task", "-q", "cli", "--help"]), /^usage: agentstate <command>/);
-    await run(Deno.execPath(), [
-      "install",
-      "-g",
-      "-A",
-      "-n",
-      "agentstate",
-      "--config",
-      "deno.json",
-      "--root",
-      d.path,
-      "cli/main.ts",
-    ]);
-    assert.match(await run(`${d.path}/bin/agentstate`, ["ls", "memory:"]), /^ID +USER +AGENTID/);
-  } finally {
-    await d.remove();
-  }
-});
