@@ -72,3 +72,9 @@ export function osMessage(message: string): string {
   const what = m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1);
   return m[2] === undefined ? what : `${m[2]}: ${what}`;
 }
+
+/** `YYYY-MM-DD hh:mm:ss` (UTC), or the raw number when it is beyond what `Date` represents. */
+export function time(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString().replace("T", " ").slice(0, 19);
+}
