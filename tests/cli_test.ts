@@ -289,7 +289,7 @@ Deno.test("cli: import-agno from agno's SQLite tables and from a JsonStorage dir
 Deno.test("cli: usage errors exit 2, failures exit 1 with one line", async () => {
   const d = await tempDir("cli-errors");
   try {
-    const commands = ["ls", "show", "rm", "rename", "export", "import", "copy", "migrate", "stats", "import-agno"];
+    const commands = ["ls", "show", "rm", "rename", "export", "import", "copy", "migrate", "stats", "purge", "import-agno"];
     for (const command of commands) {
       const help = await ok(d.path, command, "--help");
       assert.match(help.stdout, new RegExp(`^usage: agentstate ${command} `));
