@@ -3,7 +3,10 @@ import { MODE_FIELDS } from "../backend.ts";
 import { findBackend } from "../backends/registry.ts";
 import { notFound, open, parse, parseCount, parseTime, print, str, TTL_OPTION, ttlOf } from "./args.ts";
 import { UsageError } from "./errors.ts";
-import { displayWidth, fit, printable, time } from "./text.ts";
+import { clip, displayWidth, fit, printable, time } from "./text.ts";
+
+/** Columns of a run shown by `show` (longer ones end in `…`; `--json` has them whole). */
+const RUN_WIDTH = 200;
 
 function table(rows: string[][]): string[] {
   // Ids are never cut (they are what `show`, `rm` and `rename` take); other columns are cut at 40 columns.
@@ -93,8 +96,7 @@ export async function show(args: string[]): Promise<void> {
   print(JSON.stringify(session, null, 2));
   print(`runs: ${runCount}${runs.length ? `; latest ${runs.length}:` : ""}`);
   for (const r of runs) {
-    const run = JSON.stringify(r.run);
-    print(printable(`  #${r.seq} ${time(r.createdAt)} UTC ${run.length > 200 ? run.slice(0, 199) + "…" : run}`));
+    print(printable(`  #${r.seq} ${time(r.createdAt)} UTC ${clip(JSON.stringify(r.run), RUN_WIDTH)}`));
   }
 }
 
