@@ -1,7 +1,7 @@
 // What a user of the library, of `deno task demo` or of the installed CLI downloads: the library's runtime packages
 // only. Test- and bench-only packages live in deno.dev.json (and its lock, deno.dev.lock), which the test and bench
-// tasks pass with
-// --config; Deno downloads every npm package of the lockfile it uses, so they must stay out of deno.lock too.
+// tasks pass with --config; Deno downloads every npm package of the lockfile it uses, so they must stay out of
+// deno.lock too.
 import assert from "node:assert/strict";
 
 const root = new URL("../", import.meta.url).pathname;
