@@ -45,7 +45,7 @@ const COMMANDS: Record<string, Command> = {
   ls: {
     run: ls,
     usage: "ls <url> [--user U] [--entity E] [--name N] [--since T] [--until T] [--sort created|updated] " +
-      "[--order asc|desc] [--limit N] [--cursor C] [--json]",
+      "[--order asc|desc] [--limit N] [--cursor C] [--json] [--ttl D]",
     about: "List one page of sessions: a table (id, user, entity, name, version, created, updated), or JSON.",
     options: [
       "  --user U                only sessions of user U",
