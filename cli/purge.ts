@@ -8,7 +8,7 @@ import { time } from "./text.ts";
  * How many sessions of `storage` (opened without a TTL) were last written at or before `liveAfter`: pages of the
  * listing by `updatedAt`, oldest first, up to the first live one (so it reads the expired sessions and one page more).
  */
-export async function countExpired(storage: StorageOf<SessionMode>, liveAfter: number): Promise<number> {
+async function countExpired(storage: StorageOf<SessionMode>, liveAfter: number): Promise<number> {
   let count = 0;
   let cursor: string | null = null;
   do {

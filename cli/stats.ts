@@ -5,7 +5,7 @@ import { UsageError } from "./errors.ts";
 import { printable, time } from "./text.ts";
 
 /** Sessions, runs and bytes of one user (or of sessions without a user). */
-export interface Counts {
+interface Counts {
   /** Sessions. */
   sessions: number;
   /** Runs of those sessions. */
@@ -15,7 +15,7 @@ export interface Counts {
 }
 
 /** What `stats` finds in one mode; times are epoch milliseconds, sizes bytes. */
-export interface ModeStats extends Counts {
+interface ModeStats extends Counts {
   /** Distinct users (sessions without a user not counted). */
   users: number;
   /** Sessions without a user. */
@@ -62,7 +62,7 @@ async function runCount(storage: StorageOf<SessionMode>, sessionId: string): Pro
  * Reads every session of `storage` (a full scan, a page of 1 000 at a time) and each one's latest run; memory holds
  * one page and the user ids (and with `byUser` their counts).
  */
-export async function scan(
+async function scan(
   storage: StorageOf<SessionMode>,
   options: { liveAfter: number | null; byUser: boolean },
 ): Promise<ModeStats> {
