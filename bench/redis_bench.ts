@@ -35,6 +35,7 @@ export async function redisSection({ smoke }: SectionOptions): Promise<string> {
     await using rest = new UpstashRedisStorage({ url: bridge.url, token: bridge.token, retries: 0, prefix: "bench" });
     const small = payload(2, 4);
     let have = 0;
+    let turns = 0;
     for (const size of sizes) {
       for (; have < size; have += 500) {
         await tcp.upsertMany(
@@ -57,7 +58,10 @@ export async function redisSection({ smoke }: SectionOptions): Promise<string> {
         ["next page by user (cursor)", (s) => s.listSessions({ userId: "u3", limit: 20, cursor })],
         [
           "chat turn (2 keyed runs)",
-          (s, i) => s.appendRuns("turns", [{ q: i }, { a: i }], { keys: [`q${i}`, `a${i}`], create: true }),
+          (s) => {
+            const n = turns++; // fresh keys: a repeated key would be a replay, which writes nothing
+            return s.appendRuns("turns", [{ q: n }, { a: n }], { keys: [`q${n}`, `a${n}`], create: true });
+          },
         ],
       ];
       for (const [name, work] of workloads) {

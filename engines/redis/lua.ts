@@ -40,8 +40,14 @@
 /** How long a write's result is kept for a re-sent request (ms). */
 export const OP_RETENTION_MS = 300_000;
 
-/** Helpers every script starts with: key names, encodings, loading and storing a session. */
-export const PRELUDE: string = `
+/**
+ * Helpers every script starts with: key names, encodings, loading and storing
+ * a session. The first line is Dragonfly's script flag for keys built inside
+ * the script (a Lua comment elsewhere); `unpack` is `table.unpack` on Lua 5.4
+ * (Dragonfly's).
+ */
+export const PRELUDE: string = `--!df flags=allow-undeclared-keys
+local unpack = unpack or table.unpack
 local P = ARGV[1]
 local function enc(s) return (string.gsub(s, "[^%w%-%._~]", function(ch) return string.format("%%%02x", string.byte(ch)) end)) end
 local function pad(n) return string.format("%015.0f", n) end
