@@ -3,8 +3,8 @@
  * from layout 2 (the same keys under `<prefix>:<mode>:`, as every release
  * before it wrote them): keys written by hand in layout 2 read over REST and
  * TCP after the move, TTLs kept, other prefixes and modes left alone; a
- * thousand sessions moved in batches by two storages at once; a newer
- * layout refused.
+ * thousand sessions moved in batches by two storages at once; the CLI's
+ * `migrate`; a newer layout refused.
  */
 import assert from "node:assert/strict";
 import { createClient } from "@redis/client";
@@ -12,6 +12,7 @@ import { RedisStorage } from "../backends/redis.ts";
 import { LAYOUT_VERSION, MIGRATE_BATCH } from "../engines/redis/layout.ts";
 import { StorageError } from "../session/errors.ts";
 import { skipRedis } from "./support/backends.ts";
+import { ok } from "./support/cli.ts";
 import { startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
 import { open as openUpstash } from "./support/upstash_stack.ts";
 
@@ -215,6 +216,27 @@ Deno.test({
       assert.deepEqual(await keysOf(redis, "{fresh}*"), []);
       await fresh.upsert({ sessionId: "b" });
       assert.equal(await redis.get("{fresh}:agent:layout"), "3", "recorded again after drop");
+    } finally {
+      redis.destroy();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Redis layout: `agentstate migrate redis://… --prefix` moves layout 2 keys of that prefix and mode",
+  ignore,
+  async fn() {
+    const server = await startRedisServer();
+    const redis = await connect(server.port);
+    try {
+      await writeLayout2(redis, "cli:agent:", { id: "a", enc: "a", user: "ada", created: 1, updated: 2, runs: ["k"] });
+      const url = `redis://127.0.0.1:${server.port}`;
+      const { stdout } = await ok(Deno.cwd(), "migrate", url, "--prefix", "cli");
+      assert.match(stdout, /redis \(agent\): layout created and current/);
+      assert.deepEqual(await keysOf(redis, "cli:*"), []);
+      assert.equal(await redis.get("{cli}:agent:layout"), "3");
+      assert.match((await ok(Deno.cwd(), "show", url, "a", "--prefix", "cli")).stdout, /ada/);
     } finally {
       redis.destroy();
       await server.stop();
