@@ -78,8 +78,8 @@ Deno.test({ name: "redis cluster: three masters own all slots and route keys", i
       const crossSlot = await send(port, ["MGET", `{${prefix}}:a`, `{${prefix}x}:a`]);
       assert.ok(isRespError(crossSlot) && /^CROSSSLOT/.test(crossSlot.error));
       // What the engine's scripts rely on: a key built inside the script (not in KEYS) is accepted on the declared
-      // keys' slot. A key served by another master is refused (on the same master but another slot, Redis 7.0
-      // accepts it and later releases refuse it: the storage's hash tag keeps every key on one slot either way).
+      // keys' slot. A key served by another master is refused (another slot of the same master, Redis 7.0 accepts:
+      // slots move between masters, so the storage's hash tag keeps every key on the declared keys' slot).
       const touch = "redis.call('GET', KEYS[1]); return redis.call('GET', ARGV[1])";
       assert.equal(text(await send(port, ["EVAL", touch, "1", `{${prefix}}:b`, `{${prefix}}:a`])), "1");
       const [elsewhere] = [...owners].find(([p]) => p !== port)!;
@@ -190,6 +190,35 @@ Deno.test({
       client.destroy();
       single.destroy();
     }
+  },
+});
+
+Deno.test({
+  name: "redis cluster: one EVALSHA per operation, on the master of the prefix; a stopped master is a StorageError",
+  ignore,
+  async fn() {
+    await using cluster = await startRedisCluster();
+    await using storage = new RedisStorage({ url: `${cluster.urls[0]}?cluster=true`, prefix: "acme" });
+    const owner = cluster.nodes[2]!; // "acme" is slot 11304
+    const ops: Record<string, () => Promise<unknown>> = {
+      upsert: () => storage.upsert({ sessionId: "s", userId: "u", memory: { n: 1 } }),
+      read: () => storage.read("s"),
+      "list page": () => storage.listSessions({ userId: "u", limit: 20 }),
+      "chat turn": () => storage.appendRuns("s", [{ q: 1 }], { userId: "u", keys: [crypto.randomUUID()] }),
+    };
+    for (const [name, op] of Object.entries(ops)) {
+      await op(); // loads the script on the node (NOSCRIPT, then EVAL routed by the keys)
+      for (const node of cluster.nodes) await send(node.port, ["CONFIG", "RESETSTAT"]);
+      await op();
+      const sent = await Promise.all(cluster.nodes.map(async (node) => {
+        const info = text(await send(node.port, ["INFO", "commandstats"]));
+        return [...info.matchAll(/^cmdstat_(evalsha|eval|script\|load):calls=(\d+)/gm)].map((m) => `${m[1]}=${m[2]}`);
+      }));
+      assert.deepEqual(sent, cluster.nodes.map((n) => n === owner ? ["evalsha=1"] : []), name);
+    }
+    await owner.stop();
+    await assert.rejects(storage.read("s"), StorageError, "never read as absent while its master is down");
+    await assert.rejects(storage.upsert({ sessionId: "s", userId: "u" }), StorageError);
   },
 });
 
