@@ -243,3 +243,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "Redis layout: a user whose ACL reaches only its hash tag (~{tenant}:*) opens the storage",
+  ignore,
+  async fn() {
+    const server = await startRedisServer();
+    const redis = await connect(server.port);
+    try {
+      await redis.sendCommand(["ACL", "SETUSER", "tenant", "on", ">t-pass", "~{tenant}:*", "+@all"]);
+      await using storage = new RedisStorage({
+        url: `redis://tenant:t-pass@127.0.0.1:${server.port}`,
+        prefix: "tenant",
+      });
+      await storage.upsert({ sessionId: "a", userId: "ada" });
+      assert.deepEqual((await storage.listSessions({ userId: "ada" })).sessions.map((s) => s.sessionId), ["a"]);
+      assert.equal(await redis.get("{tenant}:agent:layout"), null, "the move is left to a user who can see old keys");
+      await using other = new RedisStorage({ url: `redis://tenant:t-pass@127.0.0.1:${server.port}`, prefix: "other" });
+      await assert.rejects(other.read("a"), (e) => e instanceof StorageError && /NOPERM/.test(e.message));
+    } finally {
+      redis.destroy();
+      await server.stop();
+    }
+  },
+});

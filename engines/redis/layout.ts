@@ -13,7 +13,8 @@
  * index of creation times one by one, then the other indexes, then the
  * write results, and the marker is written last. Until the marker is there,
  * every storage runs the move before its first operation, so nothing reads
- * half-moved keys.
+ * half-moved keys. A Redis user whose ACL does not reach the untagged keys
+ * (`~{tenant}:*`) skips the move and leaves the marker unwritten.
  *
  * @module
  */
@@ -39,6 +40,14 @@ local OLD, batch, VERSION = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local marker = redis.call("GET", KEYS[1])
 if marker then return marker end
 local function move(from, to) if redis.call("EXISTS", from) == 1 then redis.call("RENAME", from, to) end end
+if OLD ~= "" then
+  -- A user whose ACL does not reach the untagged keys reads the tagged ones; the marker waits for one whose ACL does.
+  local reach = redis.pcall("EXISTS", OLD .. "x:c", OLD .. "x:keys", OLD .. "x:u", OLD .. "o", OLD .. "ot")
+  if type(reach) == "table" and reach.err then
+    if string.find(reach.err, "NOPERM", 1, true) or string.find(reach.err, "can't access", 1, true) then return VERSION end
+    return redis.error_reply(reach.err)
+  end
+end
 if OLD ~= "" then
   local members = redis.call("ZRANGE", OLD .. "x:c", 0, batch - 1)
   for _, member in ipairs(members) do
