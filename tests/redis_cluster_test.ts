@@ -222,6 +222,29 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "redis cluster: with requirepass, the seed URL's password reaches every master the client finds",
+  ignore,
+  async fn() {
+    await using cluster = await startRedisCluster();
+    for (const node of cluster.nodes) await send(node.port, ["CONFIG", "SET", "requirepass", "cl@ster pw"]);
+    const url = (password: string) =>
+      `redis://:${encodeURIComponent(password)}@127.0.0.1:${cluster.nodes[1]!.port}?cluster=true`;
+    // One prefix per master: "agentstate" on the 1st, "umbrella" on the 2nd, "acme" on the 3rd.
+    for (const prefix of ["agentstate", "umbrella", "acme"]) {
+      await using storage = new RedisStorage({ url: url("cl@ster pw"), prefix });
+      await storage.upsert({ sessionId: "a", memory: { prefix } });
+      assert.deepEqual((await storage.read("a"))?.memory, { prefix });
+    }
+    await using wrong = new RedisStorage({ url: url("not-it-42"), prefix: "acme" });
+    await assert.rejects(wrong.read("a"), (e) => {
+      assert.ok(e instanceof StorageError);
+      assert.ok(!`${e.message} ${e.stack} ${(e.cause as Error)?.message}`.includes("not-it-42"), "no password shown");
+      return true;
+    });
+  },
+});
+
 // The suites on one shared cluster; the last test checks where every storage's keys went and stops it.
 const backend = redisClusterBackend();
 runConformance(backend, { ignore });
