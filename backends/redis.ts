@@ -65,8 +65,9 @@ const SCHEMES = /^(redis|rediss|valkey):\/\//;
 const OPTION_KEYS = ["url", "cluster", "prefix", "client", "connectTimeoutMs"] as const;
 
 /**
- * Keeps sessions of one mode in Redis or Valkey under `<prefix>:<mode>:`,
- * over one TCP connection opened on first use.
+ * Keeps sessions of one mode in Redis, Valkey or a Redis Cluster under
+ * `{<prefix>}:<mode>:` (one hash slot), over one TCP connection (one per
+ * master on a cluster) opened on first use.
  *
  * @typeParam M The mode of the sessions held.
  * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
@@ -76,6 +77,14 @@ const OPTION_KEYS = ["url", "cluster", "prefix", "client", "connectTimeoutMs"] a
  * import { RedisStorage } from "@agentstate/storage/redis";
  * await using storage = new RedisStorage({ url: "redis://127.0.0.1:6379" });
  * await storage.upsert({ sessionId: "chat-1", memory: { turns: 1 } });
+ * ```
+ *
+ * @example On a Redis Cluster, one prefix per tenant (each prefix is one slot)
+ * ```ts ignore
+ * import { RedisStorage } from "@agentstate/storage/redis";
+ * const forTenant = (tenant: string) =>
+ *   new RedisStorage({ url: "redis://:secret@10.0.0.5:6379?cluster=true", prefix: tenant });
+ * await forTenant("acme").upsert({ sessionId: "chat-1", memory: { turns: 1 } });
  * ```
  */
 export class RedisStorage<M extends SessionMode = "agent", Memory = JsonObject, Data = JsonObject, Run = JsonObject>
