@@ -1,26 +1,16 @@
 /**
- * RedisStorage over TCP beside the Upstash REST path on the same keys: time
- * per operation and Redis commands per operation (`INFO commandstats`) at
- * 100, 10 000 and 100 000 sessions.
+ * RedisStorage over TCP beside the Upstash REST path on the same keys, and
+ * on a 3-master Redis Cluster: time per operation and Redis commands per
+ * operation (`INFO commandstats`) at 100, 10 000 and 100 000 sessions.
  */
 import { RedisStorage } from "../backends/redis.ts";
 import { UpstashRedisStorage } from "../backends/upstash.ts";
-import { RespConnection, startRedisServer, startUpstashBridge } from "../tests/support/upstash_bridge.ts";
+import { startRedisCluster } from "../tests/support/redis_cluster.ts";
+import { startRedisServer, startUpstashBridge } from "../tests/support/upstash_bridge.ts";
 import { measure, payload, table } from "./harness.ts";
+import type { JsonObject } from "../session/types.ts";
 import type { SectionOptions } from "./libsql_bench.ts";
-
-/** Commands Redis ran since `CONFIG RESETSTAT` (scripts' own commands included), without the counting's. */
-async function commandCounts(admin: RespConnection): Promise<{ client: number; inside: number }> {
-  const info = new TextDecoder().decode(await admin.send(["INFO", "commandstats"]) as Uint8Array);
-  let client = 0;
-  let inside = 0;
-  for (const [, name, calls] of info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)) {
-    if (/^(info|config\|resetstat)$/.test(name!)) continue;
-    if (/^(evalsha|eval|script\|load)$/.test(name!)) client += Number(calls);
-    else inside += Number(calls);
-  }
-  return { client, inside };
-}
+import { countCommands, fill, workloads } from "./redis_workloads.ts";
 
 /** Runs the Redis (TCP) workloads and returns a Markdown section. */
 export async function redisSection({ smoke }: SectionOptions): Promise<string> {
@@ -28,47 +18,19 @@ export async function redisSection({ smoke }: SectionOptions): Promise<string> {
   const iterations = smoke ? 20 : 300;
   const server = await startRedisServer();
   const bridge = await startUpstashBridge({ redisPort: server.port });
-  const admin = await RespConnection.connect(server.port);
+  const small = payload(2, 4);
   const rows: (string | number)[][] = [];
   try {
     await using tcp = new RedisStorage({ url: `redis://127.0.0.1:${server.port}`, prefix: "bench" });
     await using rest = new UpstashRedisStorage({ url: bridge.url, token: bridge.token, retries: 0, prefix: "bench" });
-    const small = payload(2, 4);
     let have = 0;
-    let turns = 0;
     for (const size of sizes) {
-      for (; have < size; have += 500) {
-        await tcp.upsertMany(
-          Array.from(
-            { length: Math.min(500, size - have) },
-            (_, i) => ({ sessionId: `s${have + i}`, userId: `u${(have + i) % 4}`, memory: small }),
-          ),
-        );
-      }
+      await fill(tcp, have, size, small);
+      have = size;
       const cursor = (await tcp.listSessions({ userId: "u3", limit: 20 })).nextCursor!;
-      const workloads: [string, (s: RedisStorage | UpstashRedisStorage, i: number) => Promise<unknown>][] = [
-        ["read", (s, i) => s.read(`s${Math.abs(i) % size}`)],
-        [
-          "upsert",
-          (s, i) =>
-            s.upsert({ sessionId: `s${Math.abs(i) % size}`, userId: `u${Math.abs(i) % size % 4}`, memory: small }),
-        ],
-        ["list page of 20 (newest first)", (s) => s.listSessions({ limit: 20 })],
-        ["list page of 20 by user (a quarter)", (s) => s.listSessions({ userId: "u3", limit: 20 })],
-        ["next page by user (cursor)", (s) => s.listSessions({ userId: "u3", limit: 20, cursor })],
-        [
-          "chat turn (2 keyed runs)",
-          (s) => {
-            const n = turns++; // fresh keys: a repeated key would be a replay, which writes nothing
-            return s.appendRuns("turns", [{ q: n }, { a: n }], { keys: [`q${n}`, `a${n}`], create: true });
-          },
-        ],
-      ];
-      for (const [name, work] of workloads) {
+      for (const [name, work] of workloads(size, cursor, small)) {
         await work(tcp, 0); // loads the script
-        await admin.send(["CONFIG", "RESETSTAT"]);
-        await work(tcp, 1);
-        const { client, inside } = await commandCounts(admin);
+        const { sent, inside } = await countCommands([server.port], () => work(tcp, 1));
         const ours = await measure(name, (i) => work(tcp, i), iterations, 5);
         await work(rest, 2);
         bridge.resetCounts();
@@ -78,7 +40,7 @@ export async function redisSection({ smoke }: SectionOptions): Promise<string> {
         rows.push([
           size.toLocaleString("en-US"),
           name,
-          `${client} / ${inside}`,
+          `${sent} / ${inside}`,
           ours.meanMs,
           ours.p50Ms,
           requests,
@@ -87,10 +49,10 @@ export async function redisSection({ smoke }: SectionOptions): Promise<string> {
       }
     }
   } finally {
-    await admin.close();
     await bridge.stop();
     await server.stop();
   }
+  const clusterRows = await clusterSection(sizes, iterations, small);
   return `## Redis over TCP (RedisStorage) beside the Upstash REST path\n\nOne redis-server 7.0; RedisStorage ` +
     `(\`@redis/client\`, one connection) and UpstashRedisStorage (through the local REST bridge) on the same keys ` +
     `(prefix \`bench\`), 2 KB sessions, a quarter of them per user. Commands are counted with \`INFO commandstats\` ` +
@@ -113,5 +75,37 @@ export async function redisSection({ smoke }: SectionOptions): Promise<string> {
         ],
         rows,
       )
+    }\n\nThe same on a 3-master Redis Cluster (\`tests/support/redis_cluster.ts\`, all on this machine) with prefix ` +
+    `\`acme\` (slot 11 304, the third master), connected with \`?cluster=true\`; commands summed over the three ` +
+    `masters (tests/redis_cluster_test.ts checks that they all run on the prefix's master).\n\n${
+      table(
+        ["sessions stored", "operation", "cluster: commands sent / run inside", "mean ms", "p50 ms"],
+        clusterRows,
+      )
     }\n`;
+}
+
+/** The workloads on a 3-master cluster, storage prefix `acme`: rows of commands and times. */
+async function clusterSection(
+  sizes: number[],
+  iterations: number,
+  memory: JsonObject,
+): Promise<(string | number)[][]> {
+  await using cluster = await startRedisCluster();
+  await using storage = new RedisStorage({ url: `${cluster.urls[0]}?cluster=true`, prefix: "acme" });
+  const ports = cluster.nodes.map((node) => node.port);
+  const rows: (string | number)[][] = [];
+  let have = 0;
+  for (const size of sizes) {
+    await fill(storage, have, size, memory);
+    have = size;
+    const cursor = (await storage.listSessions({ userId: "u3", limit: 20 })).nextCursor!;
+    for (const [name, work] of workloads(size, cursor, memory)) {
+      await work(storage, 0);
+      const { sent, inside } = await countCommands(ports, () => work(storage, 1));
+      const m = await measure(name, (i) => work(storage, i), iterations, 5);
+      rows.push([size.toLocaleString("en-US"), name, `${sent} / ${inside}`, m.meanMs, m.p50Ms]);
+    }
+  }
+  return rows;
 }
