@@ -28,7 +28,7 @@ function isD1(value: unknown): value is D1DatabaseLike {
 
 /** The storage the bindings name: D1 when `DB` is bound, else what storageFromEnv finds. */
 function storageFor(env: Env): Promise<StorageOf<"agent">> {
-  if (isD1(env.DB)) return Promise.resolve(new D1Storage({ database: env.DB }));
+  if (isD1(env.DB)) return Promise.resolve(new D1Storage({ mode: "agent", database: env.DB }));
   return storageFromEnv({ get: (name) => typeof env[name] === "string" ? env[name] : undefined });
 }
 
