@@ -7,6 +7,7 @@ import { libsqlSection } from "./libsql_bench.ts";
 import { JsonStorage } from "../backends/json.ts";
 import { jsonSection } from "./json_bench.ts";
 import { postgresSection } from "./postgres_bench.ts";
+import { postgresMastraSection } from "./postgres_mastra_bench.ts";
 import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
 import { scalingSection } from "./scaling_bench.ts";
@@ -59,6 +60,7 @@ try {
         ["json", (d, name) => new JsonStorage({ dir: `${d}/${name}` })],
       ])],
     ["postgres", postgresSection],
+    ["postgres vs mastra", postgresMastraSection],
     ["bundle", bundleSection],
   ] as const;
   for (const [name, section] of sectionList) {
