@@ -1,8 +1,9 @@
 /**
  * PostgresStorage beside `@mastra/pg` on one throwaway PostgreSQL cluster:
  * upsert (1 and 32 concurrent callers), point read and a page of 20 of one
- * user's sessions, at 10 000 and then 100 000 stored sessions per contender.
- * Rounds alternate the order of the two; per cell the medians of the rounds'
+ * user's sessions, with 10 000 and 100 000 stored sessions per contender
+ * (one schema per size). Every round runs all four (two libraries × two
+ * sizes), who goes first rotating; per cell the medians of the rounds'
  * client CPU µs per op, server CPU µs per op (the cluster's processes, from
  * /proc) and operations per second. `--smoke` runs 200 and 400 sessions.
  *
@@ -61,11 +62,12 @@ async function run(op: Op, callers: number, total: number, postmaster: number): 
   return [(used.user + used.system) / ops, (await serverCpuMicros(postmaster) - server) / ops, ops / seconds];
 }
 
-/** Adds threads `seed-<from>` … `seed-<to - 1>` to Mastra's table in one statement, copies of a saved template. */
-async function seedMastra(client: pg.Client, from: number, to: number, users: number): Promise<void> {
+/** Fills `<schema>.mastra_threads` with threads `seed-0` … `seed-<count - 1>` in one statement, copies of a saved template. */
+async function seedMastra(client: pg.Client, schema: string, count: number, users: number): Promise<void> {
   const { rows } = await client.query(
     `SELECT column_name, data_type FROM information_schema.columns
-     WHERE table_schema = 'public' AND table_name = 'mastra_threads'`,
+     WHERE table_schema = $1 AND table_name = 'mastra_threads'`,
+    [schema],
   );
   const value = ({ column_name: name, data_type: type }: { column_name: string; data_type: string }) =>
     name === "id" || name === "title"
@@ -77,95 +79,110 @@ async function seedMastra(client: pg.Client, from: number, to: number, users: nu
       : `t."${name}"`;
   const columns = rows.map((r) => `"${r.column_name}"`).join(", ");
   await client.query(
-    `INSERT INTO mastra_threads (${columns}) SELECT ${rows.map(value).join(", ")}
-     FROM generate_series($1::int, $2::int) AS g, mastra_threads AS t WHERE t.id = 'template'`,
-    [from, to - 1],
+    `INSERT INTO "${schema}".mastra_threads (${columns}) SELECT ${rows.map(value).join(", ")}
+     FROM generate_series(0, $1::int - 1) AS g, "${schema}".mastra_threads AS t WHERE t.id = 'template'`,
+    [count],
   );
+  await client.query(`DELETE FROM "${schema}".mastra_threads WHERE id = 'template'`);
 }
 
-/** Runs the workloads at each size and returns a Markdown section. */
+/** The memory (threads) store of a Mastra storage. */
+async function memoryOf(store: PostgresStore) {
+  return (await store.getStore("memory"))!;
+}
+
+/** Runs the workloads on both sizes side by side and returns a Markdown section. */
 export async function postgresMastraSection({ smoke }: { smoke: boolean }): Promise<string> {
   const sizes = smoke ? [200, 400] : [10_000, 100_000];
   const rounds = smoke ? 1 : 5;
   const perRound = smoke ? 32 : 320;
-  const USERS = smoke ? 10 : 100; // at least 20 sessions per user
+  const users = smoke ? 10 : 100; // at least 20 sessions per user
   const memory = payload(2, 1);
   await using server = await startPostgresServer();
   const postmaster = Number((await Deno.readTextFile(`${server.dir}/data/postmaster.pid`)).split("\n")[0]);
-  const ours = new PostgresStorage({ url: server.url, schema: "agentstate", poolSize: POOL });
-  const mastraStore = new PostgresStore({ id: "bench", connectionString: server.url, max: POOL });
   const admin = new pg.Client({ connectionString: server.url });
   await admin.connect();
+  // One schema per size, each holding both contenders' tables.
+  const schemaOf = (size: number) => `s${size}`;
+  const ours = sizes.map((size) => new PostgresStorage({ url: server.url, schema: schemaOf(size), poolSize: POOL }));
+  const mastraStores = sizes.map((size) =>
+    new PostgresStore({ id: `bench-${size}`, connectionString: server.url, schemaName: schemaOf(size), max: POOL })
+  );
   const results = new Map<string, number[][]>();
   const key = (size: number, workload: Workload, name: string) => `${size}|${workload}|${name}`;
   try {
-    await mastraStore.init();
-    const mastra = (await mastraStore.getStore("memory"))!;
-    await mastra.saveThread({ thread: mastraThread("template", "template", memory) });
-    const seed = (i: number) => ({ sessionId: `seed-${i}`, userId: `user-${i % USERS}`, agentId: "agent", memory });
-    // Each caller updates its own slice of the first `sizes[0]` sessions.
+    const seed = (i: number) => ({ sessionId: `seed-${i}`, userId: `user-${i % users}`, agentId: "agent", memory });
+    const mastras: Awaited<ReturnType<typeof memoryOf>>[] = [];
+    for (const [n, size] of sizes.entries()) {
+      const seeding = performance.now();
+      for (let i = 0; i < size; i += 1000) {
+        await ours[n]!.upsertMany(Array.from({ length: Math.min(1000, size - i) }, (_, k) => seed(i + k)));
+      }
+      await mastraStores[n]!.init();
+      const mastra = await memoryOf(mastraStores[n]!);
+      await mastra.saveThread({ thread: mastraThread("template", "template", memory) });
+      await seedMastra(admin, schemaOf(size), size, users);
+      await admin.query(`VACUUM ANALYZE "${schemaOf(size)}".mastra_threads, "${schemaOf(size)}".agent_sessions`);
+      mastras.push(mastra);
+      console.error(`postgres/mastra bench: ${size} stored in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
+    }
+    // Each caller updates its own slice of the sessions.
     const slot = (callers: number) => (w: number, j: number) =>
       w * Math.floor(sizes[0]! / callers) + (j % Math.floor(sizes[0]! / callers));
-    const contenders = (callers: number): [string, Record<Workload, Op>][] => {
+    const contenders = (callers: number): [number, string, Record<Workload, Op>][] => {
       const at = slot(callers);
-      const upsertOurs: Op = (w, j) => ours.upsert(seed(at(w, j)));
-      const upsertMastra: Op = (w, j) =>
-        mastra.saveThread({ thread: mastraThread(`seed-${at(w, j)}`, `user-${at(w, j) % USERS}`, memory) });
-      return [
-        [OURS, {
-          "upsert, 1 caller": upsertOurs,
-          "upsert, 32 callers": upsertOurs,
-          "point read": (w, j) => ours.read(`seed-${at(w, j)}`),
-          "list page of 20": async (w, j) => {
-            const page = await ours.listSessions({ userId: `user-${(w + j) % USERS}`, limit: 20 });
-            if (page.sessions.length !== 20) throw new Error("short page");
-          },
-        }],
-        [MASTRA, {
-          "upsert, 1 caller": upsertMastra,
-          "upsert, 32 callers": upsertMastra,
-          "point read": (w, j) => mastra.getThreadById({ threadId: `seed-${at(w, j)}` }),
-          "list page of 20": async (w, j) => {
-            const page = await mastra.listThreads({
-              filter: { resourceId: `user-${(w + j) % USERS}` },
-              perPage: 20,
-              page: 0,
-              orderBy: { field: "createdAt", direction: "DESC" },
-            });
-            if (page.threads.length !== 20) throw new Error("short page");
-          },
-        }],
-      ];
+      return sizes.flatMap((size, n): [number, string, Record<Workload, Op>][] => {
+        const storage = ours[n]!;
+        const mastra = mastras[n]!;
+        const upsertOurs: Op = (w, j) => storage.upsert(seed(at(w, j)));
+        const upsertMastra: Op = (w, j) =>
+          mastra.saveThread({ thread: mastraThread(`seed-${at(w, j)}`, `user-${at(w, j) % users}`, memory) });
+        return [
+          [size, OURS, {
+            "upsert, 1 caller": upsertOurs,
+            "upsert, 32 callers": upsertOurs,
+            "point read": (w, j) => storage.read(`seed-${at(w, j)}`),
+            "list page of 20": async (w, j) => {
+              const page = await storage.listSessions({ userId: `user-${(w + j) % users}`, limit: 20 });
+              if (page.sessions.length !== 20) throw new Error("short page");
+            },
+          }],
+          [size, MASTRA, {
+            "upsert, 1 caller": upsertMastra,
+            "upsert, 32 callers": upsertMastra,
+            "point read": (w, j) => mastra.getThreadById({ threadId: `seed-${at(w, j)}` }),
+            "list page of 20": async (w, j) => {
+              const page = await mastra.listThreads({
+                filter: { resourceId: `user-${(w + j) % users}` },
+                perPage: 20,
+                page: 0,
+                orderBy: { field: "createdAt", direction: "DESC" },
+              });
+              if (page.threads.length !== 20) throw new Error("short page");
+            },
+          }],
+        ];
+      });
     };
 
-    let stored = 0;
-    for (const size of sizes) {
-      const seeding = performance.now();
-      for (let i = stored; i < size; i += 1000) {
-        await ours.upsertMany(Array.from({ length: Math.min(1000, size - i) }, (_, k) => seed(i + k)));
-      }
-      await seedMastra(admin, stored, size, USERS);
-      stored = size;
-      await admin.query("VACUUM ANALYZE mastra_threads");
-      await admin.query("VACUUM ANALYZE agentstate.agent_sessions");
-      console.error(`postgres/mastra bench: ${size} stored in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
-      for (const workload of WORKLOADS) {
-        const callers = CALLERS[workload];
-        const list = contenders(callers);
-        for (const [, ops] of list) await run(ops[workload], callers, Math.min(64, perRound), postmaster); // warm-up
-        for (let round = 0; round < rounds; round++) {
-          for (const [name, ops] of round % 2 === 0 ? list : [...list].reverse()) {
-            const samples = results.get(key(size, workload, name)) ?? [];
-            samples.push(await run(ops[workload], callers, perRound, postmaster));
-            results.set(key(size, workload, name), samples);
-          }
+    for (const workload of WORKLOADS) {
+      const callers = CALLERS[workload];
+      const list = contenders(callers);
+      for (const [, , ops] of list) await run(ops[workload], callers, Math.min(64, perRound), postmaster); // warm-up
+      for (let round = 0; round < rounds; round++) {
+        // Every contender once per round, who goes first rotating.
+        for (let k = 0; k < list.length; k++) {
+          const [size, name, ops] = list[(round + k) % list.length]!;
+          const samples = results.get(key(size, workload, name)) ?? [];
+          samples.push(await run(ops[workload], callers, perRound, postmaster));
+          results.set(key(size, workload, name), samples);
         }
       }
     }
   } finally {
     await admin.end();
-    await ours.close();
-    await mastraStore.close();
+    for (const storage of ours) await storage.close();
+    for (const store of mastraStores) await store.close();
   }
 
   /** Medians over rounds of [client CPU, server CPU, ops/s]. */
@@ -202,14 +219,16 @@ export async function postgresMastraSection({ smoke }: { smoke: boolean }): Prom
     ],
   ];
   return `## PostgreSQL: PostgresStorage vs @mastra/pg\n\n` +
-    `One throwaway PostgreSQL 15 cluster (fsync off) holding both: ${small.toLocaleString("en-US")} sessions per ` +
-    `contender, then ${large.toLocaleString("en-US")} (2 KB JSON memory, ${USERS} users), each contender with a ` +
+    `One throwaway PostgreSQL 15 cluster (fsync off) holding both, at two sizes side by side (a schema each): ` +
+    `${small.toLocaleString("en-US")} and ${large.toLocaleString("en-US")} sessions per contender (2 KB JSON memory, ` +
+    `${users} users), each contender with a ` +
     `\`pg\` pool of ${POOL}. \`@mastra/pg\` keeps threads (resourceId ~ userId, metadata ~ memory) and is driven ` +
     `with saveThread, getThreadById and listThreads by resource (newest first, page 0); PostgresStorage with upsert ` +
     `(no expectedVersion: Mastra has none), read and listSessions by user (newest first, first page). Updates: each ` +
     `caller on its own sessions. Per cell: operations per second · client CPU + server CPU µs per operation ` +
     `(the Deno process's user + system time; the cluster's processes from /proc, 10 ms ticks), medians of ` +
-    `${rounds} rounds of ${perRound} operations alternating the order of the two; the last column is the ` +
+    `${rounds} rounds of ${perRound} operations; every round runs all four (two libraries × two sizes), who goes ` +
+    `first rotating, so the sizes are compared under the same machine load; the last column is the ` +
     `ratio of the rates.\n\n` +
     table(["stored", "workload", OURS, MASTRA, "ours / theirs"], rows) + "\n\n" +
     `Issue 20 targets, from this run:\n\n` + table(["target", "measured"], targets) + "\n";
