@@ -37,11 +37,20 @@ function cpuMicros(): number {
   return usage.user + usage.system;
 }
 
+/**
+ * A full garbage collection when the runtime exposes it (`deno task bench` passes `--expose-gc`), so a contender's
+ * window does not pay for the garbage the previous contender left.
+ */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 /** Runs `op` `total` times split over `callers` concurrent callers; returns [CPU µs per op, ops/s]. */
 async function run(op: Op, callers: number, total: number): Promise<[number, number]> {
   const each = Math.ceil(total / callers);
+  collectGarbage();
   const cpu = cpuMicros();
   const wall = performance.now();
   await Promise.all(Array.from({ length: callers }, async (_, w) => {
@@ -250,30 +259,32 @@ export async function libsqlSection({ smoke, dir }: SectionOptions): Promise<str
   }
   const x = (n: number) => `${n.toFixed(2)}×`;
   const [us, floor, client_, mastraName] = names as [string, string, string, string];
+  type Side = [callers: number, workload: Workload, name: string];
+  // "ours ≥ k× theirs" in rate, and the same comparison in CPU µs per operation (theirs / ours).
+  const faster = (ours: Side, theirs: Side) => [
+    x(rateOf(...ours) / rateOf(...theirs)),
+    x(cpuOf(...theirs) / cpuOf(...ours)),
+  ];
+  // "ours within k× of theirs" in time per operation: wall (theirs' rate / ours') and CPU (ours / theirs).
+  const within = (ours: Side, theirs: Side) => [
+    x(rateOf(...theirs) / rateOf(...ours)),
+    x(cpuOf(...ours) / cpuOf(...theirs)),
+  ];
   const targets = [
+    ["single-caller upsert (update) ≥ 1.5× @mastra/libsql", ...faster([1, "update", us], [1, "update", mastraName])],
+    ["single-caller upsert (update) time within 1.6× of the floor", ...within([1, "update", us], [1, "update", floor])],
+    ["single-caller insert time within 1.6× of the floor", ...within([1, "insert", us], [1, "insert", floor])],
+    ["32 callers (update) ≥ 2× @mastra/libsql", ...faster([32, "update", us], [32, "update", mastraName])],
+    ["32 callers (update) ≥ 4× the @libsql/client path", ...faster([32, "update", us], [32, "update", client_])],
     [
-      "single-caller upsert (update) ≥ 1.5× @mastra/libsql's rate",
-      x(rateOf(1, "update", us) / rateOf(1, "update", mastraName)),
+      "moonshot: 32 callers (update) ≥ the floor's single caller",
+      ...faster([32, "update", us], [1, "update", floor]),
     ],
-    [
-      "single-caller upsert (update) time within 1.6× of the floor",
-      x(cpuOf(1, "update", us) / cpuOf(1, "update", floor)),
-    ],
-    ["single-caller insert time within 1.6× of the floor", x(cpuOf(1, "insert", us) / cpuOf(1, "insert", floor))],
-    ["32 callers (update) ≥ 2× @mastra/libsql's rate", x(rateOf(32, "update", us) / rateOf(32, "update", mastraName))],
-    [
-      "32 callers (update) ≥ 4× the @libsql/client path's rate",
-      x(rateOf(32, "update", us) / rateOf(32, "update", client_)),
-    ],
-    [
-      "moonshot: 32 callers (update) ≥ the floor's single-caller rate",
-      x(rateOf(32, "update", us) / rateOf(1, "update", floor)),
-    ],
-    ["point read ≥ 3× @mastra/libsql's rate", x(rateOf(1, "point read", us) / rateOf(1, "point read", mastraName))],
-    ["point read time within 1.3× of the floor", x(cpuOf(1, "point read", us) / cpuOf(1, "point read", floor))],
+    ["point read ≥ 3× @mastra/libsql", ...faster([1, "point read", us], [1, "point read", mastraName])],
+    ["point read time within 1.3× of the floor", ...within([1, "point read", us], [1, "point read", floor])],
     [
       "list page time within 1.1× of the floor",
-      x(cpuOf(1, "list page of 20", us) / cpuOf(1, "list page of 20", floor)),
+      ...within([1, "list page of 20", us], [1, "list page of 20", floor]),
     ],
   ];
   return `## libSQL embedded: LibsqlStorage vs the raw floor, the @libsql/client path and @mastra/libsql\n\n` +
@@ -291,6 +302,8 @@ export async function libsqlSection({ smoke, dir }: SectionOptions): Promise<str
     `saveThread, getThreadById and listThreads by resource; it has no expectedVersion. Callers: that many concurrent ` +
     `loops, each awaiting its own operations (updates: each caller on its own sessions).\n\n` +
     table(["callers", "workload", ...names], rows) + "\n\n" +
-    `Issue 15 targets, from this run (rates are ops/s ratios; times are CPU µs ratios):\n\n` +
-    table(["target", "measured"], targets) + "\n";
+    `Issue 15 targets, from this run, measured twice: by wall clock (ops/s; what the targets name, but on a loaded ` +
+    `shared machine a contender's rate depends on what else ran in its window) and by CPU µs per operation (steadier ` +
+    `here). "≥ k×" compares speed (higher is better), "within k×" compares time per operation (lower is better):\n\n` +
+    table(["target", "by wall clock", "by CPU µs per operation"], targets) + "\n";
 }

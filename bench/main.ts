@@ -12,37 +12,15 @@ import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
 import { scalingSection } from "./scaling_bench.ts";
 import { upstashSection } from "./upstash_bench.ts";
+import { bundleIndexedDb } from "../tests/support/bundle.ts";
 
 const smoke = Deno.args.includes("--smoke");
 
 /** The browser bundle of ./indexeddb (IndexedDbStorage and its dependencies), minified and gzipped. */
 async function bundleSection({ dir }: { dir: string }): Promise<string> {
-  const entry = `${dir}/entry.ts`;
-  await Deno.writeTextFile(
-    entry,
-    `export { IndexedDbStorage } from "${new URL("../backends/indexeddb.ts", import.meta.url).pathname}";\n`,
-  );
-  const out = `${dir}/indexeddb.js`;
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform",
-      "browser",
-      "--minify",
-      "--config",
-      new URL("../deno.json", import.meta.url).pathname,
-      "-o",
-      out,
-      entry,
-    ],
-  }).output();
-  if (code !== 0) throw new Error(new TextDecoder().decode(stderr));
-  const bytes = await Deno.readFile(out);
-  const gzipped = new Uint8Array(
-    await new Response(new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer(),
-  );
+  const { bytes, gzipped } = await bundleIndexedDb(dir);
   return `## Browser bundle of \`./indexeddb\`\n\n\`deno bundle --platform browser --minify\` of IndexedDbStorage: ` +
-    `${bytes.length.toLocaleString("en-US")} bytes minified, ${gzipped.length.toLocaleString("en-US")} bytes gzipped ` +
+    `${bytes.length.toLocaleString("en-US")} bytes minified, ${gzipped.toLocaleString("en-US")} bytes gzipped ` +
     `(budget 35 KB gzipped: tests/bundle_size_test.ts). No \`node:\` import, no libSQL or Redis code (checked by tests/browser_test.ts).\n`;
 }
 const dir = await Deno.makeTempDir({ prefix: "agentstate-bench-" });

@@ -80,6 +80,8 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** libSQL table name (default: `--table`). */
   table?: string | undefined;
+  /** Sessions not written for this many milliseconds count as expired (from `--ttl`; none when `undefined`). */
+  ttlMs?: number | undefined;
 }
 
 /** Opens the storage a URL names, with the token from `--token` or the environment. */
@@ -112,6 +114,7 @@ export async function open(
       ...(table ? { table } : {}),
       ...(prefix ? { prefix } : {}),
       ...(options.readOnly ? { readOnly: true } : {}),
+      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
     }) as StorageOf<SessionMode>;
   } catch (error) {
     if (error instanceof ValidationError) throw new UsageError(error.message);
@@ -134,6 +137,57 @@ export function parseTime(value: string | undefined, flag: string): number | und
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new UsageError(`${flag} expects epoch milliseconds or an ISO date, got ${value}`);
   return ms;
+}
+
+/** `--ttl D`, for the commands that take it. */
+export const TTL_OPTION = { ttl: { type: "string" } } as const satisfies OptionSpec;
+
+/** Milliseconds per duration unit, longest first (the order a duration must give them in). */
+const UNITS: readonly (readonly [string, number])[] = [
+  ["w", 604_800_000],
+  ["d", 86_400_000],
+  ["h", 3_600_000],
+  ["m", 60_000],
+  ["s", 1_000],
+  ["ms", 1],
+];
+
+/**
+ * Parses a duration such as `30d`, `12h`, `1h30m` or `500ms` into milliseconds: one or more `<digits><unit>` with
+ * units w, d, h, m, s, ms, each at most once and longest first; the total must be more than 0.
+ */
+export function parseDuration(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const bad = () =>
+    new UsageError(
+      `${flag} expects a duration such as 30d, 12h, 1h30m or 500ms (units w, d, h, m, s, ms, longest first), ` +
+        `not ${JSON.stringify(value)}`,
+    );
+  if (!/^(?:\d+(?:ms|[wdhms]))+$/.test(value)) throw bad();
+  let ms = 0;
+  let last = -1;
+  for (const [, digits, unit] of value.matchAll(/(\d+)(ms|[wdhms])/g)) {
+    const index = UNITS.findIndex(([u]) => u === unit);
+    if (index <= last) throw bad();
+    last = index;
+    ms += Number(digits) * UNITS[index]![1];
+  }
+  if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag} ${value} is too long`);
+  if (ms < 1) throw new UsageError(`${flag} must be longer than 0, not ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** `--ttl` in milliseconds, or `undefined` when not given. */
+export function ttlOf(values: Parsed["values"]): number | undefined {
+  return parseDuration(str(values, "ttl"), "--ttl");
+}
+
+/** The error for a session that `read` did not return: absent, another user's, or (with `--ttl`) expired. */
+export function notFound(id: string, values: Parsed["values"]): Error {
+  const ttl = str(values, "ttl");
+  return new Error(
+    `session ${JSON.stringify(id)} not found${ttl === undefined ? "" : ` (or expired under --ttl ${ttl})`}`,
+  );
 }
 
 /** Parses a positive integer flag. */

@@ -1,16 +1,12 @@
-/** Commands that look at or change single sessions: ls, show, rm, rename, stats, migrate. */
-import { type Session, SESSION_MODES } from "../mod.ts";
+/** Commands that look at or change single sessions: ls, show, rm, rename, migrate. */
 import { MODE_FIELDS } from "../backend.ts";
 import { findBackend } from "../backends/registry.ts";
-import { modeOf, open, parse, parseCount, parseTime, print, str } from "./args.ts";
+import { notFound, open, parse, parseCount, parseTime, print, str, TTL_OPTION, ttlOf } from "./args.ts";
 import { UsageError } from "./errors.ts";
-import { displayWidth, fit, printable } from "./text.ts";
+import { clip, displayWidth, fit, printable, time } from "./text.ts";
 
-/** `YYYY-MM-DD hh:mm:ss` (UTC), or the raw number when it is beyond what `Date` represents. */
-function time(ms: number): string {
-  const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString().replace("T", " ").slice(0, 19);
-}
+/** Columns of a run shown by `show` (longer ones end in `…`; `--json` has them whole). */
+const RUN_WIDTH = 200;
 
 function table(rows: string[][]): string[] {
   // Ids are never cut (they are what `show`, `rm` and `rename` take); other columns are cut at 40 columns.
@@ -34,6 +30,7 @@ export async function ls(args: string[]): Promise<void> {
     limit: { type: "string" },
     cursor: { type: "string" },
     json: { type: "boolean", default: false },
+    ...TTL_OPTION,
   });
   if (positionals.length > 1) throw new UsageError(`ls takes one storage URL, got ${positionals.length} arguments`);
   const sort = str(values, "sort");
@@ -43,7 +40,8 @@ export async function ls(args: string[]): Promise<void> {
   const since = parseTime(str(values, "since"), "--since");
   const until = parseTime(str(values, "until"), "--until");
   const limit = parseCount(str(values, "limit"), "--limit", 20);
-  await using storage = await open(positionals[0], values, { mustExist: true, readOnly: true });
+  const ttlMs = ttlOf(values);
+  await using storage = await open(positionals[0], values, { mustExist: true, readOnly: true, ttlMs });
   const user = str(values, "user"), entity = str(values, "entity"), name = str(values, "name");
   const page = await storage.listSessions({
     ...(user !== undefined ? { userId: user } : {}),
@@ -81,14 +79,16 @@ export async function show(args: string[]): Promise<void> {
     user: { type: "string" },
     runs: { type: "string" },
     json: { type: "boolean", default: false },
+    ...TTL_OPTION,
   });
   const [url, id] = positionals;
   if (!id || positionals.length > 2) throw new UsageError("show needs a storage URL and a session id");
   const count = parseCount(str(values, "runs"), "--runs", 5);
-  await using storage = await open(url, values, { mustExist: true, readOnly: true });
+  const ttlMs = ttlOf(values);
+  await using storage = await open(url, values, { mustExist: true, readOnly: true, ttlMs });
   const user = str(values, "user");
   const session = await storage.read(id, user);
-  if (!session) throw new Error(`session ${JSON.stringify(id)} not found`);
+  if (!session) throw notFound(id, values);
   const { runs } = await storage.getRuns(id, { order: "desc", limit: Math.min(count, 1000), ...userOf(user) });
   const runCount = runs[0]?.seq ?? 0;
   runs.reverse();
@@ -96,8 +96,7 @@ export async function show(args: string[]): Promise<void> {
   print(JSON.stringify(session, null, 2));
   print(`runs: ${runCount}${runs.length ? `; latest ${runs.length}:` : ""}`);
   for (const r of runs) {
-    const run = JSON.stringify(r.run);
-    print(printable(`  #${r.seq} ${time(r.createdAt)} UTC ${run.length > 200 ? run.slice(0, 199) + "…" : run}`));
+    print(printable(`  #${r.seq} ${time(r.createdAt)} UTC ${clip(JSON.stringify(r.run), RUN_WIDTH)}`));
   }
 }
 
@@ -128,47 +127,6 @@ export async function rename(args: string[]): Promise<void> {
   const renamed = await storage.renameSession(id!, name, userOf(str(values, "user")));
   if (!renamed) throw new Error(`session ${JSON.stringify(id)} not found`);
   print(`renamed ${renamed.sessionId} to ${JSON.stringify(renamed.sessionName)} (version ${renamed.version})`);
-}
-
-/** `stats <url>`: per mode, sessions, distinct users, oldest and newest `createdAt`, bytes of JSON. */
-export async function stats(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { json: { type: "boolean", default: false } });
-  if (positionals.length !== 1) throw new UsageError("stats takes one storage URL");
-  const modes = values.mode === undefined ? SESSION_MODES : [modeOf(values.mode)];
-  const report: Record<
-    string,
-    { sessions: number; users: number; oldest: number | null; newest: number | null; bytes: number }
-  > = {};
-  const encoder = new TextEncoder();
-  for (const mode of modes) {
-    await using storage = await open(positionals[0], values, { mode, mustExist: true });
-    const r = { sessions: 0, users: 0, oldest: null as number | null, newest: null as number | null, bytes: 0 };
-    const users = new Set<string>();
-    let cursor: string | null = null;
-    do {
-      const page: { sessions: Session[]; nextCursor: string | null } = await storage.listSessions({
-        sortBy: "createdAt",
-        order: "asc",
-        limit: 1000,
-        cursor,
-      });
-      for (const s of page.sessions) {
-        r.sessions++;
-        r.bytes += encoder.encode(JSON.stringify(s)).length;
-        if (s.userId !== null) users.add(s.userId);
-        r.oldest ??= s.createdAt;
-        r.newest = s.createdAt;
-      }
-      cursor = page.nextCursor;
-    } while (cursor !== null);
-    r.users = users.size;
-    report[mode] = r;
-  }
-  if (values.json) return print(JSON.stringify(report));
-  for (const [mode, r] of Object.entries(report)) {
-    const span = r.oldest === null ? "" : `, created ${time(r.oldest)} … ${time(r.newest!)} UTC`;
-    print(`${mode}: ${r.sessions} session(s), ${r.users} user(s)${span}, ~${r.bytes} bytes as JSON`);
-  }
 }
 
 /** `migrate <url>`: creates the layout and applies migrations, printing schema versions for libSQL. */

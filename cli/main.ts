@@ -4,7 +4,7 @@
  * backend, and import Python agno's storage.
  *
  *   deno task cli ls file:sessions.db --user ada
- *   deno install -g -A -n agentstate --config deno.json cli/main.ts   # then: agentstate --help
+ *   deno install -g -A -n agentstate jsr:@agentstate/storage/cli   # then: agentstate --help
  *
  * Exit codes: 0 ok, 1 failure, 2 usage error. Errors are one line on stderr.
  *
@@ -17,7 +17,9 @@ import config from "../deno.json" with { type: "json" };
 import { UsageError } from "./errors.ts";
 import { exit, isBrokenPipe, isProgram, programArgs, writeStderr } from "./io.ts";
 import { didYouMean, osMessage, printable } from "./text.ts";
-import { ls, migrate, rename, rm, show, stats } from "./inspect.ts";
+import { ls, migrate, rename, rm, show } from "./inspect.ts";
+import { purge } from "./purge.ts";
+import { stats } from "./stats.ts";
 import { print } from "./args.ts";
 import { copy, exportCommand, importCommand } from "./transfer.ts";
 
@@ -30,6 +32,7 @@ const COMMON = [
   "  -q, --quiet                  no progress on stderr;  -h, --help   this help",
 ].join("\n");
 const ON_CONFLICT = "  --on-conflict skip|overwrite|fail   when a session with the same id exists";
+const TTL = "  --ttl D                 sessions not written for D (30d, 12h, 1h30m, 500ms …) are expired: ";
 
 interface Command {
   run: (args: string[]) => Promise<void>;
@@ -42,7 +45,7 @@ const COMMANDS: Record<string, Command> = {
   ls: {
     run: ls,
     usage: "ls <url> [--user U] [--entity E] [--name N] [--since T] [--until T] [--sort created|updated] " +
-      "[--order asc|desc] [--limit N] [--cursor C] [--json]",
+      "[--order asc|desc] [--limit N] [--cursor C] [--json] [--ttl D]",
     about: "List one page of sessions: a table (id, user, entity, name, version, created, updated), or JSON.",
     options: [
       "  --user U                only sessions of user U",
@@ -53,16 +56,18 @@ const COMMANDS: Record<string, Command> = {
       "  --limit N               page size, 1-1000 (default 20); the next page's --cursor is printed",
       "  --cursor C              the page after the one that printed C",
       "  --json                  the page as JSON ({ sessions, nextCursor }) instead of a table",
+      TTL + "not listed",
     ].join("\n"),
   },
   show: {
     run: show,
-    usage: "show <url> <id> [--user U] [--runs N] [--json]",
+    usage: "show <url> <id> [--user U] [--runs N] [--json] [--ttl D]",
     about: "Print one session, its run count and its latest N runs (default 5).",
     options: [
       "  --user U   the session must belong to user U",
       "  --runs N   how many of the latest runs to print, 1-1000 (default 5)",
       "  --json     { session, runCount, lastRuns } as JSON",
+      "  --ttl D    not found when the session was not written for D (e.g. 30d)",
     ].join("\n"),
   },
   rm: {
@@ -79,10 +84,11 @@ const COMMANDS: Record<string, Command> = {
   },
   export: {
     run: exportCommand,
-    usage: "export <url> [--out FILE] [--force]",
+    usage: "export <url> [--out FILE] [--force] [--ttl D]",
     about: "Write every session with its runs as NDJSON (stdout by default), a page at a time.",
     options: "  --out FILE   written as FILE.partial, renamed to FILE once complete\n" +
-      "  --force      overwrite an existing FILE (and remove a stale FILE.partial)",
+      "  --force      overwrite an existing FILE (and remove a stale FILE.partial)\n" +
+      "  --ttl D      leave out sessions not written for D (e.g. 30d)",
   },
   import: {
     run: importCommand,
@@ -93,10 +99,10 @@ const COMMANDS: Record<string, Command> = {
   },
   copy: {
     run: copy,
-    usage: "copy <from-url> <to-url> [--on-conflict skip|overwrite|fail]",
+    usage: "copy <from-url> <to-url> [--on-conflict skip|overwrite|fail] [--ttl D]",
     about: "Copy every session with its runs, keeping times and versions; with skip (the default) a re-run " +
       "after an interruption copies only what is missing.",
-    options: ON_CONFLICT + " (default skip)",
+    options: ON_CONFLICT + " (default skip)\n  --ttl D   leave out sessions of the source not written for D (e.g. 30d)",
   },
   migrate: {
     run: migrate,
@@ -105,9 +111,23 @@ const COMMANDS: Record<string, Command> = {
   },
   stats: {
     run: stats,
-    usage: "stats <url> [--json]",
-    about:
-      "Count sessions, distinct users, oldest and newest createdAt and bytes as JSON; for every mode unless --mode.",
+    usage: "stats <url> [--json] [--by-user] [--ttl D]",
+    about: "Count sessions, users and runs, and show times and sizes; for every mode unless --mode. It reads " +
+      "every session (a full scan, 1 000 a page) and the latest run of each.",
+    options: [
+      "  --json      raw numbers (bytes, epoch milliseconds) as JSON, by mode",
+      "  --by-user   sessions, runs and size per user (the 20 largest users; --json has all)",
+      TTL + "counted apart, left out of the other numbers",
+    ].join("\n"),
+  },
+  purge: {
+    run: purge,
+    usage: "purge <url> --ttl D [--dry-run]",
+    about: "Delete the sessions (with their runs) not written for D; for every mode unless --mode.",
+    options: [
+      "  --ttl D         required: 30d, 12h, 1h30m, 500ms … (units w d h m s ms); expired when updatedAt <= now - D",
+      "  -n, --dry-run   count what would be deleted, delete nothing",
+    ].join("\n"),
   },
   "import-agno": {
     run: importAgno,

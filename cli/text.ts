@@ -24,19 +24,23 @@ export function displayWidth(text: string): number {
   return width;
 }
 
+/** `text` cut to at most `width` columns, ending in `…` when cut (never inside a character). */
+export function clip(text: string, width: number): string {
+  if (displayWidth(text) <= width) return text;
+  let out = "";
+  let used = 0;
+  for (const c of text) {
+    if (used + columns(c) > width - 1) break;
+    out += c;
+    used += columns(c);
+  }
+  return out + "…";
+}
+
 /** `text` cut to at most `width` columns (ending in `…` when cut) and padded with spaces to `width`. */
 export function fit(text: string, width: number): string {
-  if (displayWidth(text) > width) {
-    let out = "";
-    let used = 0;
-    for (const c of text) {
-      if (used + columns(c) > width - 1) break;
-      out += c;
-      used += columns(c);
-    }
-    text = out + "…";
-  }
-  return text + " ".repeat(Math.max(0, width - displayWidth(text)));
+  const clipped = clip(text, width);
+  return clipped + " ".repeat(Math.max(0, width - displayWidth(clipped)));
 }
 
 /** Edit distance between `a` and `b` (insertions, deletions, substitutions). */
@@ -71,4 +75,10 @@ export function osMessage(message: string): string {
   if (!m) return message;
   const what = m[1]!.charAt(0).toLowerCase() + m[1]!.slice(1);
   return m[2] === undefined ? what : `${m[2]}: ${what}`;
+}
+
+/** `YYYY-MM-DD hh:mm:ss` (UTC), or the raw number when it is beyond what `Date` represents. */
+export function time(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? String(ms) : date.toISOString().replace("T", " ").slice(0, 19);
 }

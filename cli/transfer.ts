@@ -17,7 +17,7 @@ import {
 import { type FileHandle, lstat, mkdtemp, open as openFile, rename, rm, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { modeOf, onConflictOf, open, parse, print, str } from "./args.ts";
+import { modeOf, onConflictOf, open, parse, print, str, TTL_OPTION, ttlOf } from "./args.ts";
 import { isNotFound, readInput, writeAll, writeStderr, writeStdout } from "./io.ts";
 import { UsageError } from "./errors.ts";
 import { readLines } from "./lines.ts";
@@ -194,19 +194,21 @@ async function createPartial(out: string, force: boolean): Promise<{ partial: st
   return { partial, file: await openFile(partial, "wx", 0o600) };
 }
 
-/** `export <url> [--out file] [--force]`: NDJSON on stdout or in a file (written aside, then renamed into place). */
+/** `export <url> [--out file] [--force] [--ttl D]`: NDJSON on stdout or in a file (written aside, then renamed into place). */
 export async function exportCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse(args, {
     out: { type: "string", short: "o" },
     force: { type: "boolean", default: false },
+    ...TTL_OPTION,
   });
   if (positionals.length !== 1) throw new UsageError("export takes one storage URL");
+  const ttlMs = ttlOf(values);
   const out = str(values, "out");
   const target = out === undefined || out === "-" ? null : await createPartial(out, values.force === true);
   const { partial = null, file = null } = target ?? {};
   let ok = false;
   try {
-    await using storage = await open(positionals[0], values, { mustExist: true, readOnly: true });
+    await using storage = await open(positionals[0], values, { mustExist: true, readOnly: true, ttlMs });
     const encoder = new TextEncoder();
     const write = (text: string) => file ? writeAll(file, encoder.encode(text)) : writeStdout(encoder.encode(text));
     const progress = new Progress("export", { quiet: values.quiet === true });
@@ -314,13 +316,14 @@ export async function importCommand(args: string[]): Promise<void> {
   if (bad.length > 0) throw new Error(`${bad.length} line(s) could not be read; first: ${bad[0]}`);
 }
 
-/** `copy <from-url> <to-url> [--on-conflict skip|overwrite|fail]`: streams pages; re-running resumes. */
+/** `copy <from-url> <to-url> [--on-conflict skip|overwrite|fail] [--ttl D]`: streams pages; re-running resumes. */
 export async function copy(args: string[]): Promise<void> {
-  const { values, positionals } = parse(args, { "on-conflict": { type: "string" } });
+  const { values, positionals } = parse(args, { "on-conflict": { type: "string" }, ...TTL_OPTION });
   const onConflict = onConflictOf(str(values, "on-conflict"), "skip");
   if (positionals.length !== 2) throw new UsageError("copy needs a source URL and a target URL");
   if (positionals[0] === positionals[1]) throw new UsageError("copy needs two different storages");
-  await using source = await open(positionals[0], values, { mustExist: true, readOnly: true });
+  // --ttl applies to the source: sessions expired there are not copied; the target is opened as it is.
+  await using source = await open(positionals[0], values, { mustExist: true, readOnly: true, ttlMs: ttlOf(values) });
   await using target = await open(positionals[1], values);
   const progress = new Progress("copy", { quiet: values.quiet === true });
   const importer = new BatchImporter(target, onConflict, progress);

@@ -218,3 +218,46 @@ async function checkLayoutAndTabs(browser: Browser, base: string, errors: string
     await context.close();
   }
 }
+
+Deno.test("deno task browser: builds examples/browser/agentstate.js, then serves the page and the bundle", async () => {
+  const bundlePath = `${root}examples/browser/agentstate.js`;
+  await Deno.remove(bundlePath).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "browser"],
+    cwd: root,
+    env: { NO_COLOR: "1", PORT: "0" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let base: string | undefined;
+  try {
+    let text = "";
+    while (base === undefined) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`deno task browser exited before serving: ${text}`);
+      text += value;
+      base = /http:\/\/127\.0\.0\.1:\d+\//.exec(text)?.[0];
+    }
+    assert.ok((await Deno.stat(bundlePath)).size > 10_000, "the bundle was built");
+    const page = await fetch(base);
+    assert.equal(page.headers.get("content-type"), "text/html; charset=utf-8");
+    const html = await page.text();
+    assert.match(html, /<meta name="viewport" content="width=device-width/);
+    assert.match(html, /<script[^>]+src="\.?\/?agentstate\.js"/);
+    const script = await fetch(`${base}agentstate.js`);
+    assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+    assert.equal((await script.arrayBuffer()).byteLength, (await Deno.stat(bundlePath)).size);
+    const missing = await fetch(`${base}nope`);
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  } finally {
+    child.kill("SIGTERM");
+    await lines.cancel();
+    await child.status;
+  }
+  await assert.rejects(fetch(base!), "the server stopped with the task");
+});

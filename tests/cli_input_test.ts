@@ -168,6 +168,27 @@ Deno.test("cli ls: columns line up by display width (CJK, emoji, combining marks
   }
 });
 
+Deno.test("cli show: a long run ends in … within 200 columns, never inside a character; run times say UTC", async () => {
+  const d = await tempDir("cli-show-runs");
+  try {
+    await using storage = await openStorage(`file:${d.path}/r.db`);
+    await storage.upsert({ sessionId: "s", userId: "ada" });
+    await storage.appendRuns("s", [{ t: "😀".repeat(300) }, { t: "x".repeat(300) }, { t: "short" }], { userId: "ada" });
+    const lines = (await ok(d.path, "show", "file:r.db", "s")).stdout.trimEnd().split("\n").slice(-3);
+    const runs = lines.map((line) => /^ {2}#(\d) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC (.*)$/.exec(line)?.[2]);
+    assert.ok(runs.every((r) => r !== undefined), lines.join("\n"));
+    const [emoji, plain, short] = runs as [string, string, string];
+    assert.equal(short, '{"t":"short"}', "short runs are whole");
+    assert.equal(plain, `{"t":"${"x".repeat(193)}…`);
+    assert.ok(emoji.endsWith("…") && !emoji.includes("\uFFFD"), "cut between characters, not inside a surrogate pair");
+    assert.ok(displayWidth(emoji) <= 200 && displayWidth(emoji) >= 199, `${displayWidth(emoji)} columns`);
+    const whole = JSON.parse((await ok(d.path, "show", "file:r.db", "s", "--json")).stdout);
+    assert.equal(whole.lastRuns[0].run.t, "😀".repeat(300), "--json has runs whole");
+  } finally {
+    await d.remove();
+  }
+});
+
 Deno.test("cli progress on a terminal without a total: a count and rate, no bar that wraps", async () => {
   const d = await tempDir("cli-tty");
   try {

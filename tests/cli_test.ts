@@ -148,7 +148,7 @@ Deno.test("cli: ls, show, rename, rm, stats and migrate", async () => {
     assert.match((await ok(d.path, "migrate", "file:fresh.db")).stdout, /^agent_sessions: schema version 0 -> \d+/);
     assert.match((await ok(d.path, "migrate", "file:fresh.db")).stdout, /schema version (\d+) -> \1 \(current \1\)/);
     assert.match((await ok(d.path, "migrate", "json:./j", "--mode", "workflow")).stdout, /layout created and current/);
-    assert.match((await ok(d.path, "stats", "json:./j", "--mode=team")).stdout, /^team: 0 session\(s\)/);
+    assert.match((await ok(d.path, "stats", "json:./j", "--mode=team")).stdout, /^team: no sessions\n/);
   } finally {
     await d.remove();
   }
@@ -289,7 +289,19 @@ Deno.test("cli: import-agno from agno's SQLite tables and from a JsonStorage dir
 Deno.test("cli: usage errors exit 2, failures exit 1 with one line", async () => {
   const d = await tempDir("cli-errors");
   try {
-    const commands = ["ls", "show", "rm", "rename", "export", "import", "copy", "migrate", "stats", "import-agno"];
+    const commands = [
+      "ls",
+      "show",
+      "rm",
+      "rename",
+      "export",
+      "import",
+      "copy",
+      "migrate",
+      "stats",
+      "purge",
+      "import-agno",
+    ];
     for (const command of commands) {
       const help = await ok(d.path, command, "--help");
       assert.match(help.stdout, new RegExp(`^usage: agentstate ${command} `));
@@ -396,36 +408,6 @@ Deno.test("cli: a bad NDJSON line imports nothing (fail, overwrite) or is report
       (await cli(d.path, ["import", "file:t.db", "--in", "v2.ndjson"])).stderr,
       /line 1: not an agentstate export of version 1/,
     );
-  } finally {
-    await d.remove();
-  }
-});
-
-Deno.test("cli: `deno task cli` and `deno install -g … --config deno.json cli/main.ts` run it", async () => {
-  const d = await tempDir("cli-install");
-  try {
-    const root = new URL("..", import.meta.url).pathname;
-    const env = { NO_COLOR: "1", PATH: `${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH") ?? ""}` };
-    const run = async (cmd: string, args: string[]) => {
-      const { code, stdout, stderr } = await new Deno.Command(cmd, { args, cwd: root, env }).output();
-      const text = new TextDecoder().decode(stdout);
-      assert.equal(code, 0, new TextDecoder().decode(stderr));
-      return text;
-    };
-    assert.match(await run(Deno.execPath(), ["task", "-q", "cli", "--help"]), /^usage: agentstate <command>/);
-    await run(Deno.execPath(), [
-      "install",
-      "-g",
-      "-A",
-      "-n",
-      "agentstate",
-      "--config",
-      "deno.json",
-      "--root",
-      d.path,
-      "cli/main.ts",
-    ]);
-    assert.match(await run(`${d.path}/bin/agentstate`, ["ls", "memory:"]), /^ID +USER +AGENTID/);
   } finally {
     await d.remove();
   }

@@ -1,6 +1,7 @@
-// What a user of the library or of `deno task demo` downloads: the library's runtime packages only. Test- and
-// bench-only packages live in deno.dev.json (and its lock, deno.dev.lock), which the test and bench tasks pass with
-// --config; Deno downloads every npm package of the lockfile it uses, so they must stay out of deno.lock too.
+// What a user of the library, of `deno task demo` or of the installed CLI downloads: the library's runtime packages
+// only. Test- and bench-only packages live in deno.dev.json (and its lock, deno.dev.lock), which the test and bench
+// tasks pass with --config; Deno downloads every npm package of the lockfile it uses, so they must stay out of
+// deno.lock too.
 import assert from "node:assert/strict";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -48,7 +49,7 @@ Deno.test("deno.lock pins the runtime packages only (Deno downloads every npm pa
   assert.deepEqual(code(locked), code(Object.keys(config.imports)));
 });
 
-for (const entry of ["examples/demo.ts", "mod.ts"]) {
+for (const entry of ["examples/demo.ts", "mod.ts", "cli/main.ts"]) {
   Deno.test(`${entry} resolves no test or bench package`, async () => {
     const packages = await npmPackages(entry);
     const leaked = packages.filter((name) => devOnly.includes(name) || name.startsWith("@mastra/") || name === "zod");

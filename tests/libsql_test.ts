@@ -12,6 +12,7 @@ import { runConformance } from "./conformance/mod.ts";
 import { libsqlFileBackend, libsqlMemoryBackend } from "./support/backends.ts";
 import { killWhileWriting } from "./support/process.ts";
 import { tempDir } from "./support/temp.ts";
+import { holdWriteLock } from "./support/sqlite_lock.ts";
 
 runConformance(libsqlMemoryBackend());
 runConformance(libsqlFileBackend());
@@ -104,36 +105,14 @@ Deno.test("LibsqlStorage waits for a file locked by another process, then throws
   try {
     await using storage = new LibsqlStorage({ url: `file:${path}`, busyTimeoutMs: 300 });
     await storage.upsert({ sessionId: "s" });
-    // A second process takes the write lock and holds it for 1.5 s.
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `
-        import { createClient } from "npm:@libsql/client@^0.18";
-        const c = createClient({ url: "file:${path}" });
-        const tx = await c.transaction("write");
-        await tx.execute("INSERT INTO agent_sessions (session_id, created_at, updated_at, version) VALUES ('x', 0, 0, 1)");
-        console.log("locked");
-        await new Promise((r) => setTimeout(r, 1500));
-        await tx.rollback();
-        c.close();
-      `,
-      ],
-      stdout: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    const { value } = await reader.read();
-    assert.match(new TextDecoder().decode(value), /locked/);
+    const holder = await holdWriteLock(path, 1500); // another process takes the write lock for 1.5 s
     const started = performance.now();
     const error = await storage.upsert({ sessionId: "s", memory: { n: 1 } }).catch((e) => e);
     const waited = performance.now() - started;
     assert.ok(error instanceof StorageError, String(error));
     assert.match(error.message, /libsql: upsert failed: .*(locked|busy)/i);
     assert.ok(waited >= 250, `waited ${waited} ms, expected about the busy timeout`);
-    reader.releaseLock();
-    await holder.stdout.cancel();
-    await holder.status;
+    await holder.release();
     assert.equal((await storage.read("s"))?.version, 1, "the failed write left the previous version");
     assert.equal((await storage.upsert({ sessionId: "s", memory: { n: 2 } })).version, 2, "works once released");
   } finally {

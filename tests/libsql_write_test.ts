@@ -11,6 +11,7 @@ import { SqlRefusedError } from "../engines/sql/executor.ts";
 import { sqliteDialect } from "../engines/sql/sqlite.ts";
 import { ConflictError } from "../session/errors.ts";
 import { tempDir } from "./support/temp.ts";
+import { holdWriteLock } from "./support/sqlite_lock.ts";
 
 /** The session table's listing indexes a statement opens for writing, from its bytecode (triggers included). */
 async function writtenBy(path: string, sql: string, args: Record<string, string | number | null>): Promise<string[]> {
@@ -100,6 +101,33 @@ Deno.test("LibsqlStorage: listing by name uses the partial name index; every lay
   assert.match(plan, /USING INDEX agent_sessions_name \(session_name=\?\)/, plan);
 });
 
+Deno.test("SQLite dialect: by-key statements are bound as one-row (fetched with one step), listings are not", async () => {
+  const d = sqliteDialect("agent_sessions", "agent");
+  const bound = (sql: string) => bindStatement(d, { sql, args: new Proxy({}, { get: () => null }) });
+  for (const sql of [d.read, d.leanUpdate, d.upsert, d.updateIfVersion, d.runByKey]) {
+    assert.equal(bound(sql).oneRow, true, sql);
+  }
+  for (
+    const sql of [
+      d.runs.asc,
+      d.list({ limit: 20, order: "desc", sortBy: "updatedAt", after: null, liveAfter: null }, false).sql,
+    ]
+  ) {
+    assert.equal(bound(sql).oneRow, undefined, sql);
+  }
+  // A one-row statement returns its row (and counts it as the change of a write); an absent row is none.
+  const executor = await openNative(":memory:", 1000);
+  try {
+    await executor.query({ sql: "CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)", args: [] });
+    await executor.query({ sql: "INSERT INTO t VALUES ('a', 1)", args: [] });
+    const update = { sql: "UPDATE t SET v = v + 1 WHERE k = ?1 RETURNING v", oneRow: true };
+    assert.deepEqual(await executor.query({ ...update, args: ["a"] }), { rows: [{ v: 2 }], rowsAffected: 1 });
+    assert.deepEqual(await executor.query({ ...update, args: ["b"] }), { rows: [], rowsAffected: 0 });
+  } finally {
+    await executor.close();
+  }
+});
+
 Deno.test("NativeExecutor: the writes of one tick commit together; a refused one fails alone", async () => {
   const executor = await openNative(":memory:", 1000);
   try {
@@ -181,25 +209,7 @@ Deno.test("LibsqlStorage: a file locked by another process blocks the event loop
   try {
     await using storage = new LibsqlStorage({ url: `file:${path}`, busyTimeoutMs: 300 });
     await storage.upsert({ sessionId: "s" });
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        `
-        import { createClient } from "npm:@libsql/client@^0.18";
-        const c = createClient({ url: "file:${path}" });
-        const tx = await c.transaction("write");
-        await tx.execute("INSERT INTO agent_sessions (session_id, created_at, updated_at, version) VALUES ('x', 0, 0, 1)");
-        console.log("locked");
-        await new Promise((r) => setTimeout(r, 2000));
-        await tx.rollback();
-        c.close();
-      `,
-      ],
-      stdout: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const reader = holder.stdout.getReader();
-    assert.match(new TextDecoder().decode((await reader.read()).value), /locked/);
+    const holder = await holdWriteLock(path, 2000);
     let last = performance.now();
     let longest = 0;
     const ticker = setInterval(() => {
@@ -210,9 +220,7 @@ Deno.test("LibsqlStorage: a file locked by another process blocks the event loop
     const writes = await Promise.allSettled([1, 2, 3].map((n) => storage.upsert({ sessionId: "s", memory: { n } })));
     await new Promise((r) => setTimeout(r, 20));
     clearInterval(ticker);
-    reader.releaseLock();
-    await holder.stdout.cancel();
-    await holder.status;
+    await holder.release();
     assert.ok(writes.every((w) => w.status === "rejected"), "the locked writes failed");
     assert.ok(longest >= 250, `the wait (${longest} ms) is about the busy timeout`);
     // Margin for a loaded machine; three waits in a row (a group retried write by write) would be 900 ms.

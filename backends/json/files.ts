@@ -103,6 +103,16 @@ export async function readText(path: string): Promise<string> {
   return await (await fs()).readFile(path, "utf8");
 }
 
+/** The text of `path` (UTF-8), or `null` when there is no such file; any other failure is thrown. */
+export async function readTextIfPresent(path: string): Promise<string | null> {
+  try {
+    return await readText(path);
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
 /** Removes `path` (a file); a missing file is fine, any other failure is thrown. */
 export async function removeIfPresent(path: string): Promise<void> {
   try {

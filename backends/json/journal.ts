@@ -26,7 +26,7 @@ import {
   listDir,
   lstatOrNull,
   makeDir,
-  readText,
+  readTextIfPresent,
   removeIfPresent,
   renameFile,
   writeAtomic,
@@ -137,13 +137,8 @@ export class Journal {
   }
 
   async #read(path: string): Promise<Entry[] | null> {
-    let text: string;
-    try {
-      text = await readText(path);
-    } catch (error) {
-      if (isNotFound(error)) return null;
-      throw error;
-    }
+    const text = await readTextIfPresent(path);
+    if (text === null) return null;
     const entries = parseStoredJson(text, path, "a batch journal");
     if (!Array.isArray(entries)) throw new CorruptRecordError(path, "a batch journal is not a list of steps");
     return entries as Entry[];
@@ -179,13 +174,8 @@ export class Journal {
  * its temporary file holds a newer version than the file it would replace.
  */
 export async function recoverLegacyJournal(path: string, locks: DirLocks): Promise<void> {
-  let text: string;
-  try {
-    text = await readText(path);
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw error;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === null) return;
   const renames = parseStoredJson(text, path, "a batch journal");
   if (!Array.isArray(renames)) throw new CorruptRecordError(path, "a batch journal is not a list of renames");
   const pairs = renames as [string, string][];
@@ -205,13 +195,8 @@ export async function recoverLegacyJournal(path: string, locks: DirLocks): Promi
 }
 
 async function versionOf(path: string): Promise<number | null> {
-  let text: string;
-  try {
-    text = await readText(path);
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === null) return null;
   const record = parseStoredJson(text, path, "a session file") as { version?: unknown } | null;
   return typeof record?.version === "number" ? record.version : 0;
 }

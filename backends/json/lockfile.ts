@@ -42,6 +42,7 @@ import {
   lstatOrNull,
   makeDir,
   readText,
+  readTextIfPresent,
   removeIfPresent,
 } from "./files.ts";
 
@@ -107,13 +108,8 @@ function parseOwner(text: string): LockOwner | null {
 
 /** Whether the lock file `path` is gone (`null`), held, or left by a dead owner (with its token, if readable). */
 async function lockFileState(path: string): Promise<{ dead: false } | { dead: true; token: string | null } | null> {
-  let text: string;
-  try {
-    text = await readText(path);
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
+  const text = await readTextIfPresent(path);
+  if (text === null) return null;
   const owner = parseOwner(text);
   if (owner !== null) return await ownerIsDead(owner) ? { dead: true, token: owner.token } : { dead: false };
   const info = await lstatOrNull(path);

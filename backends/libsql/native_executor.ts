@@ -18,6 +18,11 @@ import {
 
 type Database = InstanceType<typeof DatabaseType>;
 type Statement = ReturnType<Database["prepare"]>;
+/** A prepared statement, and whether it returns rows (asked once: the driver's answer is a native call). */
+interface Prepared {
+  statement: Statement;
+  reader: boolean;
+}
 
 /** How many prepared statements a connection keeps. */
 export const STATEMENT_CACHE_SIZE = 64;
@@ -90,7 +95,7 @@ export async function openNative(path: string, busyTimeoutMs: number): Promise<N
 /** Statements on one `libsql` connection, one caller at a time. */
 export class NativeExecutor implements SqlExecutor {
   readonly #db: Database;
-  readonly #statements = new Map<string, Statement>();
+  readonly #statements = new Map<string, Prepared>();
   /** Transactions hold the connection across awaits: everything else waits its turn. */
   #turn: Promise<unknown> = Promise.resolve();
   /** Writes waiting for the end of this tick, to commit together. */
@@ -108,24 +113,33 @@ export class NativeExecutor implements SqlExecutor {
     return this.#statements.size;
   }
 
-  #prepare(sql: string): Statement {
-    let statement = this.#statements.get(sql);
-    if (statement) {
+  #prepare(sql: string): Prepared {
+    let prepared = this.#statements.get(sql);
+    if (prepared) {
       this.#statements.delete(sql); // most recently used last
     } else {
-      statement = this.#db.prepare(sql);
+      const statement = this.#db.prepare(sql);
+      prepared = { statement, reader: statement.reader };
       if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
         this.#statements.delete(this.#statements.keys().next().value!);
       }
     }
-    this.#statements.set(sql, statement);
-    return statement;
+    this.#statements.set(sql, prepared);
+    return prepared;
   }
 
   #run(statement: SqlStatement): SqlResult {
-    const prepared = this.#prepare(statement.sql);
-    if (!prepared.reader) return { rows: [], rowsAffected: Number(prepared.run(statement.args).changes) };
-    const rows = prepared.all(statement.args) as Record<string, unknown>[];
+    const { statement: prepared, reader } = this.#prepare(statement.sql);
+    if (!reader) return { rows: [], rowsAffected: Number(prepared.run(statement.args).changes) };
+    let rows: Record<string, unknown>[];
+    if (statement.oneRow) {
+      // `get` steps once and resets: far cheaper than `all`'s row iterator for one row.
+      const row = prepared.get(statement.args) as Record<string, unknown> | undefined;
+      if (row !== undefined) delete row._metadata; // `get` adds the statement's timing to the row
+      rows = row === undefined ? [] : [row];
+    } else {
+      rows = prepared.all(statement.args) as Record<string, unknown>[];
+    }
     for (const row of rows) {
       for (const name in row) if (row[name] instanceof ArrayBuffer) row[name] = new Uint8Array(row[name]);
     }

@@ -119,6 +119,8 @@ export interface SqlDialect {
     noteStamps: string;
     noteRunCount: string;
   };
+  /** The statements above that return at most one row (a driver may fetch that row alone, which is cheaper). */
+  readonly oneRow?: ReadonlySet<string>;
   /** A listing page (`keysOnly`: id and times). */
   list(query: ListQuery, keysOnly: boolean): NamedStatement;
   /** The statement returning `statement`'s plan, one row per step with a `detail` column. */
@@ -126,7 +128,7 @@ export interface SqlDialect {
 }
 
 const MARKER = /:([A-Za-z_][A-Za-z0-9_]*)/g;
-const compiled = new WeakMap<SqlDialect, Map<string, { sql: string; names: string[] }>>();
+const compiled = new WeakMap<SqlDialect, Map<string, { sql: string; names: string[]; oneRow: boolean }>>();
 
 /** Turns `:name` markers into the dialect's placeholders and the named values into positional ones. */
 export function bindStatement(dialect: SqlDialect, statement: NamedStatement): SqlStatement {
@@ -140,15 +142,13 @@ export function bindStatement(dialect: SqlDialect, statement: NamedStatement): S
       if (index < 0) index = names.push(name) - 1;
       return dialect.placeholder(index);
     });
-    entry = { sql, names };
+    entry = { sql, names, oneRow: dialect.oneRow?.has(statement.sql) ?? false };
     if (cache.size < 256) cache.set(statement.sql, entry);
   }
-  return {
-    sql: entry.sql,
-    args: entry.names.map((name) => {
-      const value = statement.args[name];
-      if (value === undefined) throw new Error(`no value for :${name}`);
-      return typeof value === "boolean" ? (value ? 1 : 0) : value;
-    }),
-  };
+  const args = entry.names.map((name) => {
+    const value = statement.args[name];
+    if (value === undefined) throw new Error(`no value for :${name}`);
+    return typeof value === "boolean" ? (value ? 1 : 0) : value;
+  });
+  return entry.oneRow ? { sql: entry.sql, args, oneRow: true } : { sql: entry.sql, args };
 }

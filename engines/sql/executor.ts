@@ -16,6 +16,8 @@ export interface SqlStatement {
   sql: string;
   /** One value per placeholder, in order. */
   args: SqlValue[];
+  /** The statement returns at most one row (it reads or writes by primary key): an executor may fetch just that row. */
+  oneRow?: boolean;
 }
 
 /** A statement of a batch that must change at least one row, or the whole batch is refused. */

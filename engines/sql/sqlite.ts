@@ -112,7 +112,7 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
   const keyOf = "json_extract(k.value, '$[0]')";
   const lastSeq = `(SELECT coalesce(max(seq), 0) FROM ${runs} WHERE session_id = :id)`;
   const s = SQLITE_SCHEMA_TABLE;
-  return {
+  const dialect: Omit<SqlDialect, "oneRow"> = {
     placeholder: (index) => `?${index + 1}`,
     migrations: migrations(table, mode),
     schema: {
@@ -194,6 +194,10 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
       ),
     explain: (statement) => ({ sql: `EXPLAIN QUERY PLAN ${statement.sql}`, args: statement.args }),
   };
+  const d = dialect;
+  // Each reads or writes one row by primary key (session_id, op_id) or by the unique (session_id, key).
+  const oneRow = [d.read, d.upsert, d.insertOnly, d.leanUpdate, d.updateIfVersion, d.rename, d.bump, d.appendResult];
+  return { ...dialect, oneRow: new Set([...oneRow, d.runByKey, d.ops.read]) };
 }
 
 /** One indexed range query: filters in `WHERE`, keyset `(sort, id) > (…)`, `LIMIT n + 1`. */

@@ -12,11 +12,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
- * Size bounds. Today's build (8 subpaths, the CLI, README) packs to about
- * 164 kB (577 kB unpacked, 153 files); the bounds leave room for the backends in
- * the open issues but catch a stray bundle, test fixture or node_modules.
+ * Size bounds. Today's build (15 subpaths, the CLI, README) packs to about
+ * 255 kB (899 kB unpacked, 217 files); the bounds leave room to grow but catch
+ * a stray bundle, test fixture or node_modules.
  */
-export const MAX_TARBALL_BYTES = 250_000;
+export const MAX_TARBALL_BYTES = 300_000;
 export const MAX_UNPACKED_BYTES = 1_200_000;
 /** Packages only the tests and benchmarks use: never a dependency of the package. */
 const TEST_ONLY = [/^fast-check$/, /^playwright-core$/, /^unstorage$/, /^@mastra\//, /^fake-indexeddb$/];

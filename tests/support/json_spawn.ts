@@ -3,6 +3,7 @@
  * is, or under Node.js and Bun bundled to one JavaScript file
  * (tests/support/runtimes.ts, built once per test process).
  */
+import { killAfterFirstOutput } from "./process.ts";
 import { bundleForNode, nodeAndBun } from "./runtimes.ts";
 
 /** Path of the worker script. */
@@ -36,14 +37,7 @@ export function spawnJsonWorkerOn(runtime: WorkerRuntime, ...args: string[]): De
 
 /** Starts the worker on `runtime`, waits for its first output line, lets it work `ms`, then SIGKILLs it. */
 export async function killWorkerWhileWriting(runtime: WorkerRuntime, args: string[], ms: number): Promise<void> {
-  const child = spawnJsonWorkerOn(runtime, ...args);
-  const reader = child.stdout.getReader();
-  await reader.read();
-  await new Promise((r) => setTimeout(r, ms));
-  child.kill("SIGKILL");
-  await child.status;
-  reader.releaseLock();
-  await child.stdout.cancel();
+  await killAfterFirstOutput(spawnJsonWorkerOn(runtime, ...args), ms);
 }
 
 /**
