@@ -35,7 +35,7 @@ export interface UpstashRedisStorageOptions<M extends SessionMode = "agent"> ext
   /** The database's REST token (`UPSTASH_REDIS_REST_TOKEN`). Not needed with `redis`. */
   token?: string;
   /**
-   * Key prefix, 1–64 characters of `A-Za-z0-9._-`; keys are `<prefix>:<mode>:…`.
+   * Key prefix, 1–64 characters of `A-Za-z0-9._-`; keys are `{<prefix>}:<mode>:…`.
    * @default {"agentstate"}
    */
   prefix?: string;
@@ -59,7 +59,7 @@ const OPTION_KEYS = ["url", "token", "prefix", "redis", "retries", "maxRequestBy
 
 /**
  * Keeps sessions of one mode in Upstash Redis (or any Redis behind the
- * Upstash REST API) under `<prefix>:<mode>:`.
+ * Upstash REST API) under `{<prefix>}:<mode>:`.
  *
  * @typeParam M The mode of the sessions held.
  * @typeParam Memory What `memory` holds; `Data` what `sessionData` holds; `Run` what a run holds (JSON objects unless given).
@@ -83,7 +83,7 @@ export class UpstashRedisStorage<
 > extends BaseSessionStorage<M, Memory, Data, Run> {
   /** Every write is one atomic script. */
   readonly capabilities: StorageCapabilities = { atomicBatch: true, crossProcessOcc: true, persistent: true };
-  /** `<prefix>:<mode>:`, the start of every key of this storage. */
+  /** `{<prefix>}:<mode>:`, the start of every key of this storage (keys of the untagged layout are moved here on first use). */
   readonly keyPrefix: string;
 
   /** Checks the options; connects (lazily) on first use. */
@@ -100,11 +100,12 @@ export class UpstashRedisStorage<
     super("upstash", options, OPTION_KEYS, (mode) =>
       new RedisEngine({
         mode,
-        keyPrefix: `${prefix}:${mode}:`,
+        keyPrefix: `{${prefix}}:${mode}:`,
+        legacyKeyPrefix: `${prefix}:${mode}:`,
         ttlMs: options.ttlMs ?? null,
         client: () => client ??= connect(options).then((redis) => new UpstashScriptClient(redis, maxBytes)),
       }));
-    this.keyPrefix = `${prefix}:${this.mode}:`;
+    this.keyPrefix = `{${prefix}}:${this.mode}:`;
   }
 }
 

@@ -8,6 +8,7 @@ import { JsonStorage } from "../backends/json.ts";
 import { jsonSection } from "./json_bench.ts";
 import { postgresSection } from "./postgres_bench.ts";
 import { postgresMastraSection } from "./postgres_mastra_bench.ts";
+import { redisSection } from "./redis_bench.ts";
 import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
 import { scalingSection } from "./scaling_bench.ts";
@@ -31,6 +32,7 @@ try {
     ["remote", remoteSection],
     ["json", jsonSection],
     ["upstash", upstashSection],
+    ["redis", redisSection],
     ["scaling", scalingSection],
     ["runs", (o: { smoke: boolean; dir: string }) =>
       runsSection(o, [

@@ -49,7 +49,7 @@ Deno.test({
     try {
       const log: string[] = [];
       const client = respClient(connection, log);
-      const k = new RedisKeys("t:agent:");
+      const k = new RedisKeys("{t}:agent:");
       await connection.send(["HSET", k.session("a b"), "v", "1"]);
       assert.deepEqual(await runScript(client, scripts.READ, { k, id: "a b" }), { v: "1" });
       assert.deepEqual(log, ["EVALSHA", "SCRIPT", "EVALSHA"], "first call loads the script");
@@ -68,8 +68,8 @@ Deno.test({
       );
       // A script names every key it can before running: the session's hash and run list, its indexes, the op log.
       const { keys } = scripts.DELETE.encode({ k, op: "op-1", id: "a b", liveAfter: null });
-      assert.deepEqual(keys.slice(0, 2), ["t:agent:o", "t:agent:ot"]);
-      assert.ok(keys.includes("t:agent:s:a%20b") && keys.includes("t:agent:r:a%20b"));
+      assert.deepEqual(keys.slice(0, 2), ["{t}:agent:o", "{t}:agent:ot"]);
+      assert.ok(keys.includes("{t}:agent:s:a%20b") && keys.includes("{t}:agent:r:a%20b"));
       // Replies of the wrong shape are errors, never data.
       assert.throws(() => scripts.UPSERT.decode(["ok", "1", "2"]), /unexpected reply from the upsert script/);
       assert.throws(() => runScripts.APPEND_RUNS.decode("ok"), /unexpected reply from the appendRuns script/);
@@ -98,10 +98,11 @@ Deno.test({
       const engine = new RedisEngine({
         mode: "agent",
         client: respClient(connection, log),
-        keyPrefix: "t:agent:",
+        keyPrefix: "{t}:agent:",
+        legacyKeyPrefix: null,
         ttlMs: null,
       });
-      const k = new RedisKeys("t:agent:");
+      const k = new RedisKeys("{t}:agent:");
       const time = { now: 5_000, liveAfter: null };
       const run = (key: string | null, text: string) => ({
         key,

@@ -212,7 +212,7 @@ Deno.test({
       await storage.upsert({ sessionId: "a", memory: { n: 1 } });
       await storage.close();
       assert.equal(client.isReady, true, "still open");
-      assert.deepEqual(JSON.parse((await client.hGet("mine:agent:s:a", "d"))!).memory, { n: 1 });
+      assert.deepEqual(JSON.parse((await client.hGet("{mine}:agent:s:a", "d"))!).memory, { n: 1 });
     } finally {
       client.destroy();
       await server.stop();

@@ -72,7 +72,7 @@ Deno.test({
         }
         console.log("requests per write whose reply was lost:", JSON.stringify(resent));
         // The results kept for repeats expire (5 minutes after the last write) and are trimmed as writes go on.
-        for (const key of ["r5:agent:o", "r5:agent:ot"]) {
+        for (const key of ["{r5}:agent:o", "{r5}:agent:ot"]) {
           const ttl = await redis.send(["PTTL", key]) as number;
           assert.ok(ttl > 0 && ttl <= 300_000, `${key}: PTTL ${ttl}`);
         }
@@ -90,7 +90,7 @@ Deno.test({
       const storage = open(bridge);
       const corrupt = (key: string) => (e: unknown) =>
         e instanceof CorruptRecordError && e.location.startsWith(key) && e.message.includes(key);
-      const runs = "agentstate:agent:r:s";
+      const runs = "{agentstate}:agent:r:s";
       await storage.upsert({ sessionId: "s", memory: { a: 1 } });
       await storage.appendRuns("s", [{ n: 1 }, { n: 2 }, { n: 3 }]);
       await redis.send(["LSET", runs, "1", "5"]);
@@ -107,7 +107,7 @@ Deno.test({
       await redis.send(["DEL", runs]);
       await assert.rejects(storage.getRuns("s"), corrupt(runs), "the log deleted");
 
-      const hash = "agentstate:agent:s:h";
+      const hash = "{agentstate}:agent:s:h";
       await storage.upsert({ sessionId: "h", userId: "ada", memory: { a: 1 } });
       for (const [field, value] of [["d", "[]"], ["d", "{}"], ["d", "7"], ["u", "bob"], ["c", "x"]]) {
         const [before] = await Promise.all([
@@ -170,7 +170,7 @@ Deno.test({
       assert.ok(error.cause, "the cause is kept");
       assert.deepEqual(messages(error).filter((m) => m.includes(secret) || m.includes("command was")), []);
       // A Redis error during a write (the session key holds a string): the request body stays out too.
-      await redis.send(["SET", "agentstate:agent:s:t", "x"]);
+      await redis.send(["SET", "{agentstate}:agent:s:t", "x"]);
       const failed = await open(bridge).upsert({ sessionId: "t", memory: { note: secret } }).catch((e) => e);
       assert.ok(failed instanceof StorageError && /WRONGTYPE/.test(failed.message), String(failed));
       assert.deepEqual(messages(failed).filter((m) => m.includes(secret)), []);
@@ -185,6 +185,7 @@ Deno.test({
     withRedis(async (redis, bridge) => {
       const limit = 100_000;
       const storage = open(bridge, { maxRequestBytes: limit, clock: () => 1_700_000_000_000 });
+      await storage.create(); // the layout check: once per storage, before its first operation
       // Quotes and newlines double twice (JSON in a JSON string in the request); "é" is two bytes.
       const write = async (n: number) => {
         await redis.send(["SCRIPT", "FLUSH"]); // the first request of a script is the biggest (it loads the script)

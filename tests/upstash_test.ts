@@ -76,22 +76,22 @@ Deno.test({
   fn: () =>
     withRedis(async (redis, bridge) => {
       await redis.send(["SET", "unrelated", "keep"]);
-      await redis.send(["SET", "agentstate:agent:s:x", "not ours? yes ours: a wrong type"]);
+      await redis.send(["SET", "{agentstate}:agent:s:x", "not ours? yes ours: a wrong type"]);
       const agent = open(bridge);
       const team = open(bridge, { mode: "team" });
       const other = open(bridge, { prefix: "agentstate2" });
       for (const id of ["*", "a:b", "[x]", "?"]) await agent.upsert({ sessionId: id, userId: "*" });
       await agent.appendRuns("*", [{ n: 1 }], { userId: "*", keys: ["k"] });
-      assert.equal(await redis.send(["HGET", "agentstate:agent:k:%2a", "k"]) instanceof Uint8Array, true);
+      assert.equal(await redis.send(["HGET", "{agentstate}:agent:k:%2a", "k"]) instanceof Uint8Array, true);
       await team.upsert({ sessionId: "*" });
       await other.upsert({ sessionId: "*" });
       await assert.rejects(agent.read("x"), CorruptRecordError);
       await agent.drop();
       const keys = (await redis.send(["KEYS", "*"]) as Uint8Array[]).map((k) => new TextDecoder().decode(k)).sort();
       assert.ok(keys.includes("unrelated"));
-      assert.ok(keys.some((k) => k.startsWith("agentstate:team:")));
-      assert.ok(keys.some((k) => k.startsWith("agentstate2:agent:")));
-      assert.deepEqual(keys.filter((k) => k.startsWith("agentstate:agent:") && k !== "agentstate:agent:s:x"), []);
+      assert.ok(keys.some((k) => k.startsWith("{agentstate}:team:")));
+      assert.ok(keys.some((k) => k.startsWith("{agentstate2}:agent:")));
+      assert.deepEqual(keys.filter((k) => k.startsWith("{agentstate}:agent:") && k !== "{agentstate}:agent:s:x"), []);
       assert.equal((await team.read("*"))?.version, 1);
       assert.throws(() => open(bridge, { prefix: "a:b" }), ValidationError);
       assert.throws(() => open(bridge, { prefix: "*" }), ValidationError);
@@ -106,17 +106,17 @@ Deno.test({
       const storage = open(bridge, { ttlMs: 60_000 });
       await storage.upsert({ sessionId: "t", memory: { a: 1 } });
       await storage.appendRuns("t", [{ n: 1 }], { keys: ["k"] });
-      const ttl = await redis.send(["PTTL", "agentstate:agent:s:t"]) as number;
+      const ttl = await redis.send(["PTTL", "{agentstate}:agent:s:t"]) as number;
       assert.ok(ttl > 50_000 && ttl <= 60_000, `PTTL ${ttl}`);
-      assert.ok((await redis.send(["PTTL", "agentstate:agent:r:t"]) as number) > 50_000);
+      assert.ok((await redis.send(["PTTL", "{agentstate}:agent:r:t"]) as number) > 50_000);
       assert.ok(
-        (await redis.send(["PTTL", "agentstate:agent:k:t"]) as number) > 50_000,
+        (await redis.send(["PTTL", "{agentstate}:agent:k:t"]) as number) > 50_000,
         "the run-key hash expires too",
       );
-      await redis.send(["HSET", "agentstate:agent:s:t", "d", "{not json"]);
+      await redis.send(["HSET", "{agentstate}:agent:s:t", "d", "{not json"]);
       await assert.rejects(
         storage.read("t"),
-        (e) => e instanceof CorruptRecordError && /agentstate:agent:s:t/.test(e.message),
+        (e) => e instanceof CorruptRecordError && /\{agentstate\}:agent:s:t/.test(e.message),
       );
       const wrong = new UpstashRedisStorage({ url: bridge.url, token: "wrong", retries: 0 });
       await assert.rejects(wrong.read("t"), (e) => e instanceof StorageError && /Unauthorized/.test(e.message));
@@ -160,7 +160,7 @@ Deno.test({
       const timed = new UpstashRedisStorage({ redis: client as never });
       await assert.rejects(timed.read("f"), StorageError);
       bridge.fault = null;
-      const raw = await redis.send(["HGET", "agentstate:agent:s:f", "v"]) as Uint8Array;
+      const raw = await redis.send(["HGET", "{agentstate}:agent:s:f", "v"]) as Uint8Array;
       assert.equal(new TextDecoder().decode(raw), "1", "redis holds version 1");
     }),
 });

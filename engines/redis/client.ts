@@ -18,8 +18,15 @@ export type RedisReply = null | string | number | RedisReply[];
 export interface ScriptClient {
   /** `EVALSHA sha numkeys keys… args…`; rejects with an error whose message holds `NOSCRIPT` when the script is not loaded. */
   evalsha(sha: string, keys: string[], args: string[]): Promise<RedisReply>;
-  /** `SCRIPT LOAD`; resolves with the script's SHA-1. */
-  scriptLoad(script: string): Promise<string>;
+  /** `SCRIPT LOAD`; resolves with the script's SHA-1. Used after `NOSCRIPT` when the client has no `eval`. */
+  scriptLoad?(script: string): Promise<string>;
+  /**
+   * `EVAL source numkeys keys… args…`, when the client has it: used instead of
+   * `SCRIPT LOAD` then `EVALSHA` after `NOSCRIPT`. A cluster client routes it
+   * by its keys, so it reaches (and loads the script on) the node that
+   * answered `NOSCRIPT`, where a keyless `SCRIPT LOAD` could go to any node.
+   */
+  eval?(source: string, keys: string[], args: string[]): Promise<RedisReply>;
 }
 
 /**
@@ -52,9 +59,9 @@ export function scriptSha(source: string): Promise<string> {
 }
 
 /**
- * Runs `script` on `client` with `input`: `EVALSHA`, and on `NOSCRIPT` a
- * `SCRIPT LOAD` then `EVALSHA` again (a script that was not loaded did not
- * run, so running it then is not a repeat).
+ * Runs `script` on `client` with `input`: `EVALSHA`, and on `NOSCRIPT` an
+ * `EVAL`, or a `SCRIPT LOAD` then `EVALSHA` again; a script that was not
+ * loaded did not run, so running it then is not a repeat.
  */
 export async function runScript<I, O>(client: ScriptClient, script: RedisScript<I, O>, input: I): Promise<O> {
   const { keys, args } = script.encode(input);
@@ -64,6 +71,8 @@ export async function runScript<I, O>(client: ScriptClient, script: RedisScript<
     reply = await client.evalsha(sha, keys, args);
   } catch (error) {
     if (!/NOSCRIPT/.test(String((error as Error)?.message))) throw error;
+    if (client.eval) return script.decode(await client.eval(script.source, keys, args));
+    if (!client.scriptLoad) throw error;
     const loaded = await client.scriptLoad(script.source);
     if (loaded !== sha) throw new Error(`SCRIPT LOAD of ${script.name} answered SHA-1 ${loaded}, expected ${sha}`);
     reply = await client.evalsha(sha, keys, args);

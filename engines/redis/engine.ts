@@ -35,6 +35,7 @@ import type { AppendRunsResult, ImportResult, SessionExport, SessionMode, Sessio
 import { type RedisScript, runScript, type ScriptClient } from "./client.ts";
 import { decodeSession } from "./hash.ts";
 import { pad, RedisKeys } from "./keys.ts";
+import { LAYOUT_VERSION, OPEN_LAYOUT } from "./layout.ts";
 import * as scripts from "./scripts.ts";
 import * as runScripts from "./scripts_runs.ts";
 
@@ -44,8 +45,14 @@ export interface RedisEngineOptions<M extends SessionMode> {
   mode: M;
   /** The client running the scripts. */
   client: ScriptClient | (() => Promise<ScriptClient>);
-  /** `<prefix>:<mode>:`, the start of every key. */
+  /** `{<prefix>}:<mode>:`, the start of every key (one hash tag: one slot). */
   keyPrefix: string;
+  /**
+   * `<prefix>:<mode>:`, where releases before layout 3 kept the same keys;
+   * they are moved under `keyPrefix` before the first operation. `null`
+   * where they cannot be (a Redis Cluster: those releases' writes never ran there).
+   */
+  legacyKeyPrefix: string | null;
   /** The storage's TTL, set on the keys with `PEXPIRE`. */
   ttlMs: number | null;
   /** Releases the client's connections when the storage owns them. */
@@ -69,6 +76,8 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
   readonly #ttl: number | null;
   readonly #client: () => Promise<ScriptClient>;
   readonly #close: () => Promise<void>;
+  readonly #legacy: string | null;
+  #opened: Promise<void> | null = null;
 
   /** An engine over `options.client`. */
   constructor(options: RedisEngineOptions<M>) {
@@ -78,10 +87,31 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     const client = options.client;
     this.#client = typeof client === "function" ? client : () => Promise.resolve(client);
     this.#close = options.close ?? (() => Promise.resolve());
+    this.#legacy = options.legacyKeyPrefix;
   }
 
   async #run<I, O>(script: RedisScript<I, O>, input: I): Promise<O> {
+    await this.#open();
     return await runScript(await this.#client(), script, input);
+  }
+
+  /** Once per engine: the layout marker checked (and untagged keys moved first); a failure is tried again. */
+  #open(): Promise<void> {
+    return this.#opened ??= (async () => {
+      const client = await this.#client();
+      let version: number | null = null;
+      while (version === null) {
+        version = await runScript(client, OPEN_LAYOUT, { k: this.#keys, legacyPrefix: this.#legacy });
+      }
+      if (version !== LAYOUT_VERSION) {
+        throw new StorageError(
+          `the keys under ${this.#keys.prefix} have layout version ${version}; this release reads ${LAYOUT_VERSION}`,
+        );
+      }
+    })().catch((error) => {
+      this.#opened = null;
+      throw error;
+    });
   }
 
   #session(sessionId: string, hash: scripts.StoredHash): SessionOf<M> | null {
@@ -102,9 +132,9 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     };
   }
 
-  /** Keys appear with the first write: nothing to create. */
+  /** Records the layout version, moving keys of the untagged layout first; other keys appear with the first write. */
   create(): Promise<void> {
-    return Promise.resolve();
+    return this.#open();
   }
 
   /** One script reading the hash. */
@@ -326,6 +356,7 @@ export class RedisEngine<M extends SessionMode> implements SessionDriver<M> {
     while (await this.#run(scripts.DROP, { k: this.#keys, batch: BATCH }) > 0) {
       // keep going until the index is empty
     }
+    this.#opened = null; // the last script removed the layout marker
   }
 
   /** Releases the client's connections when the backend said how (`options.close`). */

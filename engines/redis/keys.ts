@@ -3,7 +3,9 @@
  * TypeScript so that every script can declare the keys it touches in `KEYS`.
  * The Lua side builds the same names (`enc`, `skey`, `rkey` in the prelude)
  * only for keys found while the script runs (a stored user's index, the
- * sessions of an index page).
+ * sessions of an index page); all of them start with the storage's hash tag,
+ * so they hash to the slot of the declared keys, which is what Redis Cluster
+ * requires of keys a script did not declare.
  *
  * @module
  */
@@ -24,14 +26,19 @@ export function pad(n: number): string {
   return String(Math.min(Math.max(0, n), MAX_TIME)).padStart(15, "0");
 }
 
-/** The keys of one storage, under `<prefix>:<mode>:`. */
+/** The keys of one storage, under `{<prefix>}:<mode>:` (layout 3; `<prefix>:<mode>:` before). */
 export class RedisKeys {
-  /** `<prefix>:<mode>:`, the start of every key. */
+  /** The start of every key: `{<prefix>}:<mode>:`, one hash tag, so all keys are on one slot. */
   readonly prefix: string;
 
   /** Keys under `prefix`. */
   constructor(prefix: string) {
     this.prefix = prefix;
+  }
+
+  /** The layout version marker (`layout.ts`). */
+  layout(): string {
+    return `${this.prefix}layout`;
   }
 
   /** The session hash. */

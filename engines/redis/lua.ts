@@ -2,7 +2,8 @@
  * The Lua scripts of the Redis engine: every write is one script, so it is
  * atomic and one round trip.
  *
- * Keys under `P = "<prefix>:<mode>:"`, ids percent-encoded (`%xx` for every
+ * Keys under `P = "{<prefix>}:<mode>:"` (one hash tag, so one slot; `layout.ts`
+ * records the layout version in `P layout`), ids percent-encoded (`%xx` for every
  * byte outside `A-Za-z0-9-._~`), so an id never holds `:` or a glob character:
  *
  * - `P s:<id>`: hash `u` user, `n` name, `e` entity (absent when null; stored
@@ -28,7 +29,10 @@
  * id and `KEYS[1]`, `KEYS[2]` are `P o`, `P ot`. `KEYS` also lists every other
  * key the caller can name before the call (the session's hash and run list,
  * its indexes); keys only found while running (a stored user's index, the
- * sessions of an index page) are built here with the same names.
+ * sessions of an index page) are built here with the same names. Those share
+ * the declared keys' hash tag, so they are on the same slot: Redis Cluster
+ * runs a script that touches undeclared keys of the slot its declared keys
+ * are on (tests/redis_cluster_test.ts runs the conformance suite there).
  *
  * @module
  */
@@ -36,8 +40,14 @@
 /** How long a write's result is kept for a re-sent request (ms). */
 export const OP_RETENTION_MS = 300_000;
 
-/** Helpers every script starts with: key names, encodings, loading and storing a session. */
-export const PRELUDE: string = `
+/**
+ * Helpers every script starts with: key names, encodings, loading and storing
+ * a session. The first line is Dragonfly's script flag for keys built inside
+ * the script (a Lua comment elsewhere); `unpack` is `table.unpack` on Lua 5.4
+ * (Dragonfly's).
+ */
+export const PRELUDE: string = `--!df flags=allow-undeclared-keys
+local unpack = unpack or table.unpack
 local P = ARGV[1]
 local function enc(s) return (string.gsub(s, "[^%w%-%._~]", function(ch) return string.format("%%%02x", string.byte(ch)) end)) end
 local function pad(n) return string.format("%015.0f", n) end
@@ -287,7 +297,7 @@ for _, member in ipairs(members) do
 end
 if #members == 0 then
   for _, key in ipairs(redis.call("SMEMBERS", P .. "x:keys")) do redis.call("DEL", key) end
-  redis.call("DEL", P .. "x:c", P .. "x:u", P .. "x:keys", P .. "o", P .. "ot")
+  redis.call("DEL", P .. "x:c", P .. "x:u", P .. "x:keys", P .. "o", P .. "ot", P .. "layout")
 end
 return #members
 `;

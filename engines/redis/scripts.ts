@@ -244,6 +244,6 @@ export const PURGE: RedisScript<Write & { liveAfter: number; batch: number }, { 
 export const DROP: RedisScript<Base & { batch: number }, number> = script(
   "drop",
   lua.DROP,
-  ({ k, batch }) => ({ keys: [...k.globals(), ...k.ops()], args: [k.prefix, String(batch)] }),
+  ({ k, batch }) => ({ keys: [...k.globals(), ...k.ops(), k.layout()], args: [k.prefix, String(batch)] }),
   (reply, name) => int(name, reply),
 );

@@ -20,6 +20,8 @@ export interface RedisCluster extends AsyncDisposable {
   readonly urls: readonly string[];
   /** The port of the master that serves `key`'s hash slot. */
   masterOf(key: string): Promise<number>;
+  /** `key`'s hash slot (`CLUSTER KEYSLOT`) and the port of the master serving it (`CLUSTER SHARDS`). */
+  placeOf(key: string): Promise<{ slot: number; port: number }>;
   /** Stops every node and removes the directory. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -132,20 +134,30 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     throw error;
   }
 
-  const masterOf = async (key: string): Promise<number> => {
+  const placeOf = async (key: string): Promise<{ slot: number; port: number }> => {
     const port = nodes[0]!.port;
     const slot = Number(await command(port, ["CLUSTER", "KEYSLOT", key]));
-    const ranges = await command(port, ["CLUSTER", "SLOTS"]) as RespValue[][];
-    for (const [from, to, master] of ranges) {
-      if (Number(from) <= slot && slot <= Number(to)) return Number((master as RespValue[])[1]);
+    // CLUSTER SHARDS: per shard a map with "slots" (flat start/end pairs) and "nodes" (maps with "port", "role").
+    const shards = await command(port, ["CLUSTER", "SHARDS"]) as RespValue[][];
+    for (const shard of shards) {
+      const field = (map: RespValue[], name: string) => map[map.findIndex((v) => text(v) === name) + 1];
+      const slots = (field(shard, "slots") as RespValue[]).map(Number);
+      for (let i = 0; i < slots.length; i += 2) {
+        if (slots[i]! <= slot && slot <= slots[i + 1]!) {
+          const master = (field(shard, "nodes") as RespValue[][]).find((n) => text(field(n, "role")!) === "master");
+          return { slot, port: Number(field(master!, "port")) };
+        }
+      }
     }
     throw new Error(`no master serves slot ${slot} of ${JSON.stringify(key)}`);
   };
+  const masterOf = async (key: string): Promise<number> => (await placeOf(key)).port;
 
   return {
     nodes,
     urls: nodes.map((node) => `redis://${node.hostname}:${node.port}`),
     masterOf,
+    placeOf,
     dispose,
     [Symbol.asyncDispose]: dispose,
   };

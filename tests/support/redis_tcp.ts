@@ -1,5 +1,6 @@
-/** RedisStorage (TCP) on a real redis-server, for the conformance and property suites and the Redis tests. */
+/** RedisStorage (TCP) on a real redis-server or Redis Cluster, for the conformance and property suites and the Redis tests. */
 import { RedisStorage } from "../../backends/redis.ts";
+import { type RedisCluster, startRedisCluster } from "./redis_cluster.ts";
 import type { StoreTestInitializer } from "../conformance/mod.ts";
 import { type RedisServer, RespConnection, startRedisServer } from "./upstash_bridge.ts";
 
@@ -29,6 +30,54 @@ export function redisTcpBackend(options: { password?: string } = {}): StoreTestI
       ),
     async teardown() {
       await server.stop();
+    },
+  };
+}
+
+/** A {@linkcode redisClusterBackend}: the initializer, and where its storages' prefixes were put. */
+export interface ClusterBackend extends StoreTestInitializer {
+  /** Every prefix made so far, with its hash slot and the port of the master that owns the slot. */
+  readonly placed: Map<string, { slot: number; port: number }>;
+  /** The cluster (started by the first `setup`). */
+  cluster(): Promise<RedisCluster>;
+}
+
+/**
+ * RedisStorage on one shared 3-master cluster (started by the first case,
+ * stopped by the caller), over `redis://<node>?cluster=true`. Each place gets
+ * a prefix chosen so that the places go round the three masters in turn.
+ */
+export function redisClusterBackend(): ClusterBackend {
+  let started: Promise<RedisCluster> | undefined;
+  const cluster = () => started ??= startRedisCluster();
+  const placed = new Map<string, { slot: number; port: number }>();
+  const prefixes = new Map<string, string>();
+  let made = 0;
+  const prefixFor = async (place: string): Promise<string> => {
+    const known = prefixes.get(place);
+    if (known) return known;
+    const c = await cluster();
+    const want = c.nodes[made++ % c.nodes.length]!.port;
+    for (let n = 0;; n++) {
+      const prefix = `${place}-${n}`;
+      const where = await c.placeOf(`{${prefix}}`);
+      if (where.port !== want) continue;
+      prefixes.set(place, prefix);
+      placed.set(prefix, where);
+      return prefix;
+    }
+  };
+  return {
+    name: "redis (cluster)",
+    placed,
+    cluster,
+    async setup() {
+      await cluster();
+    },
+    async create(storageOptions, place) {
+      const prefix = await prefixFor(place);
+      const seed = (await cluster()).urls[made % 3]!;
+      return new RedisStorage({ ...storageOptions, url: `${seed}?cluster=true`, prefix });
     },
   };
 }
