@@ -8,6 +8,7 @@ import { JsonStorage } from "../backends/json.ts";
 import { jsonSection } from "./json_bench.ts";
 import { langgraphSection } from "./langgraph_bench.ts";
 import { postgresSection } from "./postgres_bench.ts";
+import { postgresMastraSection } from "./postgres_mastra_bench.ts";
 import { redisSection } from "./redis_bench.ts";
 import { remoteSection } from "./remote_bench.ts";
 import { runsSection } from "./runs_bench.ts";
@@ -40,6 +41,7 @@ try {
         ["json", (d, name) => new JsonStorage({ dir: `${d}/${name}` })],
       ])],
     ["postgres", postgresSection],
+    ["postgres vs mastra", postgresMastraSection],
     ["langgraph", langgraphSection],
     ["bundle", bundleSection],
   ] as const;

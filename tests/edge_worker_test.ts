@@ -1,8 +1,8 @@
 /**
  * examples/edge_worker.ts (the edge example as a Cloudflare Worker) in a
  * real edge runtime: workerd through Miniflare, bundled by `deno bundle`,
- * against the Upstash REST bridge (to a real redis-server) and the Hrana
- * test server, both on 127.0.0.1. A chat turn persists, the next request
+ * against the Upstash REST bridge (to a real redis-server), the Hrana
+ * test server (both on 127.0.0.1) and a D1 binding (Miniflare's local D1). A chat turn persists, the next request
  * resumes it, and so does a request to a new isolate after a restart.
  * Without Miniflare/workerd these tests are skipped, or fail when CI=true.
  */
@@ -52,12 +52,19 @@ async function bundle(entry: string): Promise<{ code: string; bytes: number; gzi
   }
 }
 
-/** A workerd isolate running `code` with `bindings` (no nodejs_compat: a plain Worker). */
-function worker(mf: MiniflareModule, code: string, bindings: Record<string, string>) {
+/** Where a Worker's state lives besides its string bindings: a D1 database `DB` kept in a directory. */
+interface D1Place {
+  /** The directory Miniflare keeps D1 databases in (shared by the isolates of one test). */
+  persist: string;
+}
+
+/** A workerd isolate running `code` with `bindings` (no nodejs_compat: a plain Worker), and `DB` when `d1` is given. */
+function worker(mf: MiniflareModule, code: string, bindings: Record<string, string>, d1?: D1Place) {
   return new mf.Miniflare({
     modules: [{ type: "ESModule", path: "worker.js", contents: code }],
     compatibilityDate: "2025-01-01",
     bindings,
+    ...(d1 ? { d1Databases: { DB: "edge-chat" }, d1Persist: d1.persist } : {}),
   });
 }
 
@@ -67,7 +74,7 @@ if (example) {
 }
 
 /** Two chat turns on one isolate, a third on a new one, listing and a refused foreign append. */
-async function exercise(bindings: Record<string, string>): Promise<void> {
+async function exercise(bindings: Record<string, string>, d1?: D1Place): Promise<void> {
   const mf = miniflare as MiniflareModule;
   const chat = async (instance: ReturnType<typeof worker>, userId: string, message: string) => {
     const response = await instance.dispatchFetch("http://edge.test/chat", {
@@ -76,7 +83,7 @@ async function exercise(bindings: Record<string, string>): Promise<void> {
     });
     return { status: response.status, body: await response.json() as Record<string, unknown> };
   };
-  const first = worker(mf, example!.code, bindings);
+  const first = worker(mf, example!.code, bindings, d1);
   try {
     assert.deepEqual(await chat(first, "ada", "hello"), {
       status: 200,
@@ -90,7 +97,7 @@ async function exercise(bindings: Record<string, string>): Promise<void> {
   } finally {
     await first.dispose();
   }
-  const second = worker(mf, example!.code, bindings);
+  const second = worker(mf, example!.code, bindings, d1);
   try {
     assert.deepEqual((await chat(second, "ada", "still there?")).body, {
       reply: 'turn 3: you said "still there?"',
@@ -133,6 +140,23 @@ Deno.test({
       await exercise({ LIBSQL_URL: server.url, LIBSQL_AUTH_TOKEN: "t" });
     } finally {
       await server.stop();
+      await dir.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "edge worker in workerd keeps a chat in D1 (a DB binding, taken over the other variables)",
+  ignore: example === null,
+  async fn() {
+    const dir = await tempDir("edge-worker-d1");
+    try {
+      // The libSQL variables point nowhere: the D1 binding must win.
+      await exercise({ LIBSQL_URL: "http://127.0.0.1:9/unreachable", LIBSQL_AUTH_TOKEN: "t" }, { persist: dir.path });
+      const found = [];
+      for await (const entry of Deno.readDir(dir.path)) found.push(entry.name);
+      assert.ok(found.length > 0, "nothing was written to the D1 directory");
+    } finally {
       await dir.remove();
     }
   },

@@ -3,7 +3,7 @@ import pg from "pg";
 import { LibsqlStorage } from "../backends/libsql.ts";
 import { openStorage } from "../backends/open.ts";
 import { POSTGRES_SCHEMA_VERSION, PostgresStorage } from "../backends/postgres.ts";
-import { ConflictError, StorageError, ValidationError } from "../session/errors.ts";
+import { StorageError, ValidationError } from "../session/errors.ts";
 import { compareIds } from "../session/list.ts";
 import type { JsonObject } from "../session/types.ts";
 import { HOSTILE_IDS, runConformance } from "./conformance/mod.ts";
@@ -138,30 +138,30 @@ test("every listing path is served by an index, without a sort", async () => {
   }
 });
 
-test("4 writers x 50 read-increment-write cycles with expectedVersion: counter = version = 200", async () => {
+test("4 processes x 50 read-increment-write cycles with expectedVersion: counter = version = 200", async () => {
   const schema = freshSchema();
   const url = (await postgresServer()).url;
-  const writers = Array.from({ length: 4 }, () => new PostgresStorage({ url, schema, poolSize: 2 }));
-  try {
-    await writers[0]!.upsert({ sessionId: "counter", sessionData: { n: 0 } }, { expectedVersion: 0 });
-    await Promise.all(writers.map(async (s) => {
-      for (let done = 0; done < 50;) {
-        const current = (await s.read("counter"))!;
-        try {
-          await s.upsert({ ...current, sessionData: { n: (current.sessionData!.n as number) + 1 } }, {
-            expectedVersion: current.version,
-          });
-          done++;
-        } catch (error) {
-          if (!(error instanceof ConflictError)) throw error;
-        }
-      }
-    }));
-    const final = (await writers[0]!.read("counter"))!;
-    assert.deepEqual([final.sessionData!.n, final.version], [200, 201]);
-  } finally {
-    for (const s of writers) await s.close();
+  // Made before the writers start, so that the processes race on the session, not on the migrations.
+  {
+    await using made = await fresh({ schema });
+    await made.create();
   }
+  const worker = new URL("./support/postgres_worker.ts", import.meta.url).pathname;
+  const results = await Promise.all(Array.from({ length: 4 }, async () => {
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", worker, "increment", url, schema, "50"],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    return JSON.parse(new TextDecoder().decode(stdout)) as { writes: number; conflicts: number };
+  }));
+  assert.deepEqual(results.map((r) => r.writes), [50, 50, 50, 50]);
+  await using s = await fresh({ schema });
+  const final = (await s.read("counter"))!;
+  assert.deepEqual([final.memory!.count, final.version], [200, 200]);
+  console.log(`postgres multi-process: 200 writes, ${results.reduce((n, r) => n + r.conflicts, 0)} conflicts retried`);
 });
 
 test("a connection killed mid-transaction leaves the previous versions and reports a StorageError", async () => {
@@ -291,9 +291,10 @@ test("openStorage opens postgres:// and postgresql:// URLs; bad options are Vali
   assert.throws(() => new PostgresStorage({}), ValidationError);
 });
 
-test("CLI: copy 10 000 sessions libSQL → PostgreSQL → libSQL keeps sessions and runs identical", async () => {
+test("CLI: copy 10 000 sessions libSQL → PostgreSQL → JSON; all three export the same sessions and runs", async () => {
   const server = await postgresServer();
-  const dir = await tempDir("pg-copy");
+  // 10 000 JSON files written and fsynced one by one: in memory, the copy takes seconds instead of a minute.
+  const dir = await tempDir("pg-copy", { inMemory: true });
   const schema = freshSchema();
   try {
     await using source = new LibsqlStorage({ url: `file:${dir.path}/big.db` });
@@ -332,25 +333,46 @@ test("CLI: copy 10 000 sessions libSQL → PostgreSQL → libSQL keeps sessions 
     const started = performance.now();
     assert.match((await ok(dir.path, "copy", "file:big.db", target, "-q")).stdout, /copied 10000, skipped 0/);
     const toPostgres = performance.now() - started;
-    assert.match((await ok(dir.path, "copy", target, "file:out.db", "-q")).stdout, /copied 10000, skipped 0/);
-    const back = performance.now() - started - toPostgres;
-    await using copied = await openStorage(`file:${dir.path}/out.db`);
+    assert.match((await ok(dir.path, "copy", target, "json:out", "-q")).stdout, /copied 10000, skipped 0/);
+    const toJson = performance.now() - started - toPostgres;
+    // Every session and run, compared through the CLI's own export (createdAt order, one line per session).
+    const exported = async (url: string, name: string) => {
+      await ok(dir.path, "export", url, "--out", name);
+      const [header, ...lines] = (await Deno.readTextFile(`${dir.path}/${name}`)).trimEnd().split("\n");
+      return { header: JSON.parse(header!), lines };
+    };
+    const [fromLibsql, fromPostgres, fromJson] = [
+      await exported("file:big.db", "libsql.ndjson"),
+      await exported(target, "postgres.ndjson"),
+      await exported("json:out", "json.ndjson"),
+    ];
+    const exports = performance.now() - started - toPostgres - toJson;
+    assert.equal(fromLibsql.lines.length, 10_000);
+    assert.equal(fromLibsql.header.mode, "agent");
+    assert.deepEqual(fromPostgres.header, fromLibsql.header);
+    assert.deepEqual(fromJson.header, fromLibsql.header);
+    for (const other of [fromPostgres, fromJson]) {
+      const differing = other.lines.findIndex((line, i) => line !== fromLibsql.lines[i]);
+      assert.equal(differing, -1, `line ${differing}: ${other.lines[differing]} vs ${fromLibsql.lines[differing]}`);
+      assert.equal(other.lines.length, fromLibsql.lines.length);
+    }
+    // And through the storages: a session with runs, a run by key, the first page in id order.
+    await using json = await openStorage(`json:${dir.path}/out`);
     await using middle = new PostgresStorage({ url: target });
-    for (const id of ["s0/é\u0000", "s7/é\u0000", "s9996/é\u0000", "s9999/é\u0000"]) {
+    for (const id of ["s0/é\u0000", "s7/é\u0000", "s9999/é\u0000"]) {
       const original = await source.read(id);
       assert.ok(original);
       assert.deepEqual(await middle.read(id), original);
-      assert.deepEqual(await copied.read(id), original);
-      assert.deepEqual(await copied.getRuns(id), await source.getRuns(id));
-      assert.deepEqual(await middle.getRuns(id), await source.getRuns(id));
+      assert.deepEqual(await json.read(id), original);
+      assert.deepEqual(await json.getRuns(id), await source.getRuns(id));
     }
-    assert.equal((await middle.getRun("s7/é\u0000", "k7"))?.run.q, "hi");
+    assert.equal((await json.getRun("s7/é\u0000", "k7"))?.run.q, "hi");
     const all = async (s: { listSessions(o: object): Promise<{ sessions: { sessionId: string }[] }> }) =>
       (await s.listSessions({ order: "asc", limit: 100 })).sessions.map((x) => x.sessionId);
-    assert.deepEqual(await all(middle), await all(source));
+    assert.deepEqual(await all(json), await all(source));
     console.log(
       `CLI copy of 10 000 sessions: libSQL → PostgreSQL ${Math.round(toPostgres)} ms, ` +
-        `PostgreSQL → libSQL ${Math.round(back)} ms`,
+        `PostgreSQL → JSON ${Math.round(toJson)} ms; three exports ${Math.round(exports)} ms`,
     );
   } finally {
     await dir.remove();

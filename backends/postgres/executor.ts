@@ -1,7 +1,9 @@
 /**
  * An {@linkcode SqlExecutor} over a `pg` pool: a statement runs on any
  * pooled connection, a batch or transaction on one connection between
- * `BEGIN` and `COMMIT`. Strings are sent as UTF-8 bytes (binary
+ * `BEGIN` and `COMMIT`. When the connection dies with the reply to `COMMIT`,
+ * the transaction's status (`txid_status`) tells whether it committed: if so
+ * its results are returned, as if the reply had arrived. Strings are sent as UTF-8 bytes (binary
  * parameters), `bigint` columns come back as numbers.
  *
  * @module
@@ -73,6 +75,9 @@ async function run(runner: Runner, statement: SqlStatement, types: TypeParsers, 
   };
 }
 
+/** How long a transaction whose COMMIT reply was lost is watched while the server still runs it. */
+const IN_DOUBT_WAIT_MS = 5_000;
+
 /** Statements through a `pg` pool; `close()` ends the pool when this executor made it. */
 export class PostgresExecutor implements SqlExecutor {
   readonly #pool: Pool;
@@ -112,20 +117,47 @@ export class PostgresExecutor implements SqlExecutor {
     // A checked-out connection the server drops reports it as an event too (the pool listens only to idle ones).
     const dropped = (error: Error) => broken = error;
     client.on("error", dropped);
+    let inDoubt: { xid: string; result: T; failure: Error } | undefined;
     try {
-      await client.query("BEGIN");
+      // The transaction's id comes with BEGIN (one round trip), so a lost COMMIT reply can be looked up.
+      const begun = await client.query("BEGIN; SELECT txid_current()::text AS xid") as unknown as QueryResult[];
+      const xid = String(begun[1]!.rows[0].xid);
       const result = await work({
         query: (statement) => run(client, statement, this.#types, nameOf(statement.sql)),
       });
-      await client.query("COMMIT");
-      return result;
+      try {
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        broken ??= error as Error;
+        inDoubt = { xid, result, failure: error as Error };
+      }
     } catch (error) {
       // A connection that cannot roll back is dropped from the pool, not reused.
-      await client.query("ROLLBACK").catch((rollback: Error) => broken = rollback);
+      if (broken === undefined) await client.query("ROLLBACK").catch((rollback: Error) => broken = rollback);
       throw error;
     } finally {
       client.off("error", dropped);
       client.release(broken);
+    }
+    // Asked once the connection is back in the pool (a pool of one would wait for it forever).
+    if (await this.#committed(inDoubt.xid)) return inDoubt.result;
+    throw inDoubt.failure;
+  }
+
+  /**
+   * Whether transaction `xid`, whose COMMIT failed, committed anyway (the
+   * reply was lost with its connection): asked on another connection, waiting
+   * up to {@linkcode IN_DOUBT_WAIT_MS} while it is still in progress. `false`
+   * when it rolled back or nothing can tell (the failure is then reported).
+   */
+  async #committed(xid: string): Promise<boolean> {
+    const deadline = Date.now() + IN_DOUBT_WAIT_MS;
+    for (;;) {
+      const status = await this.#pool.query("SELECT txid_status($1::bigint) AS status", [xid])
+        .then((result) => result.rows[0]?.status as string | null, () => null);
+      if (status !== "in progress" || Date.now() > deadline) return status === "committed";
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
 
