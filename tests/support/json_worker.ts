@@ -13,31 +13,13 @@
 import { JsonStorage } from "../../backends/json.ts";
 import { FileLock } from "../../backends/json/lockfile.ts";
 import { DirLocks } from "../../backends/json/locks.ts";
-import { ConflictError } from "../../session/errors.ts";
+import { incrementCounter } from "./increment.ts";
 
 const [command, dir, arg, extra] = process.argv.slice(2);
 const storage = new JsonStorage({ dir: dir! });
 
 if (command === "increment") {
-  let writes = 0;
-  let conflicts = 0;
-  for (let i = 0; i < Number(arg); i++) {
-    for (;;) {
-      const session = await storage.read("counter");
-      const count = (session?.memory?.count as number | undefined) ?? 0;
-      try {
-        await storage.upsert({ sessionId: "counter", memory: { count: count + 1 } }, {
-          expectedVersion: session?.version ?? 0,
-        });
-        writes++;
-        break;
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-        conflicts++;
-      }
-    }
-  }
-  console.log(JSON.stringify({ writes, conflicts }));
+  console.log(JSON.stringify(await incrementCounter(storage, Number(arg))));
 } else if (command === "churn") {
   const big = "x".repeat(2_000_000);
   console.log("ready");

@@ -5,27 +5,9 @@
  *                                       retrying on conflict; prints {"writes":…,"conflicts":…}
  */
 import { RedisStorage } from "../../backends/redis.ts";
-import { ConflictError } from "../../session/errors.ts";
+import { incrementCounter } from "./increment.ts";
 
 const [command, url, prefix, cycles] = Deno.args;
 if (command !== "increment") throw new Error(`unknown command ${command}`);
 await using storage = new RedisStorage({ url: url!, prefix: prefix! });
-let writes = 0;
-let conflicts = 0;
-for (let i = 0; i < Number(cycles); i++) {
-  for (;;) {
-    const session = await storage.read("counter");
-    const count = (session?.memory?.count as number | undefined) ?? 0;
-    try {
-      await storage.upsert({ sessionId: "counter", memory: { count: count + 1 } }, {
-        expectedVersion: session?.version ?? 0,
-      });
-      writes++;
-      break;
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      conflicts++;
-    }
-  }
-}
-console.log(JSON.stringify({ writes, conflicts }));
+console.log(JSON.stringify(await incrementCounter(storage, Number(cycles))));
