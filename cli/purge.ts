@@ -1,7 +1,8 @@
 /** `purge`: deletes the sessions not written for a given time, with their runs. */
-import { type Session, SESSION_MODES, type SessionMode, type StorageOf } from "../mod.ts";
+import { SESSION_MODES, type SessionMode, type StorageOf } from "../mod.ts";
 import { modeOf, open, parse, print, str, TTL_OPTION, ttlOf } from "./args.ts";
 import { UsageError } from "./errors.ts";
+import { sessionPages } from "./pages.ts";
 import { time } from "./text.ts";
 
 /**
@@ -10,18 +11,11 @@ import { time } from "./text.ts";
  */
 async function countExpired(storage: StorageOf<SessionMode>, liveAfter: number): Promise<number> {
   let count = 0;
-  let cursor: string | null = null;
-  do {
-    const page: { sessions: Session[]; nextCursor: string | null } = await storage.listSessions({
-      sortBy: "updatedAt",
-      order: "asc",
-      limit: 1000,
-      cursor,
-    });
-    const expired = page.sessions.findIndex((s) => s.updatedAt > liveAfter);
-    count += expired === -1 ? page.sessions.length : expired;
-    cursor = expired === -1 ? page.nextCursor : null;
-  } while (cursor !== null);
+  for await (const sessions of sessionPages(storage, "updatedAt", 1000)) {
+    const expired = sessions.findIndex((s) => s.updatedAt > liveAfter);
+    count += expired === -1 ? sessions.length : expired;
+    if (expired !== -1) break;
+  }
   return count;
 }
 

@@ -1,7 +1,8 @@
 /** `stats`: per mode, how many sessions, users and runs a storage holds, their times and sizes. */
-import { type Session, SESSION_MODES, type SessionMode, type StorageOf } from "../mod.ts";
+import { SESSION_MODES, type SessionMode, type StorageOf } from "../mod.ts";
 import { modeOf, open, parse, print, str, TTL_OPTION, ttlOf } from "./args.ts";
 import { UsageError } from "./errors.ts";
+import { sessionPages } from "./pages.ts";
 import { printable, time } from "./text.ts";
 
 /** Sessions, runs and bytes of one user (or of sessions without a user). */
@@ -81,16 +82,9 @@ async function scan(
   };
   const users = new Map<string, Counts | null>();
   const encoder = new TextEncoder();
-  let cursor: string | null = null;
-  do {
-    const page: { sessions: Session[]; nextCursor: string | null } = await storage.listSessions({
-      sortBy: "createdAt",
-      order: "asc",
-      limit: PAGE,
-      cursor,
-    });
-    const live = page.sessions.filter((s) => options.liveAfter === null || s.updatedAt > options.liveAfter);
-    if (r.expired !== undefined) r.expired += page.sessions.length - live.length;
+  for await (const sessions of sessionPages(storage, "createdAt", PAGE)) {
+    const live = sessions.filter((s) => options.liveAfter === null || s.updatedAt > options.liveAfter);
+    if (r.expired !== undefined) r.expired += sessions.length - live.length;
     const runs: number[] = [];
     for (let i = 0; i < live.length; i += PARALLEL) {
       runs.push(...await Promise.all(live.slice(i, i + PARALLEL).map((s) => runCount(storage, s.sessionId))));
@@ -117,8 +111,7 @@ async function scan(
         user.bytes += bytes;
       }
     }
-    cursor = page.nextCursor;
-  } while (cursor !== null);
+  }
   r.users = users.size;
   if (options.byUser) r.byUser = Object.fromEntries([...users].map(([id, counts]) => [id, counts!]));
   return r;

@@ -21,6 +21,7 @@ import { modeOf, onConflictOf, open, parse, print, str, TTL_OPTION, ttlOf } from
 import { isNotFound, readInput, writeAll, writeStderr, writeStdout } from "./io.ts";
 import { UsageError } from "./errors.ts";
 import { readLines } from "./lines.ts";
+import { sessionPages } from "./pages.ts";
 import { Progress } from "./progress.ts";
 import { printable } from "./text.ts";
 
@@ -68,15 +69,8 @@ export class BatchImporter {
 
 /** Every session of `storage`, oldest first, a page at a time, each with its whole run log (read in pages). */
 export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<SessionExport<Session>> {
-  let cursor: string | null = null;
-  do {
-    const page: { sessions: Session[]; nextCursor: string | null } = await storage.listSessions({
-      sortBy: "createdAt",
-      order: "asc",
-      limit: BATCH,
-      cursor,
-    });
-    for (const session of page.sessions) {
+  for await (const sessions of sessionPages(storage, "createdAt", BATCH)) {
+    for (const session of sessions) {
       const runs: RunRecord[] = [];
       let runCursor: string | null = null;
       do {
@@ -89,8 +83,7 @@ export async function* readAll(storage: StorageOf<SessionMode>): AsyncGenerator<
       } while (runCursor !== null);
       yield { session, runs };
     }
-    cursor = page.nextCursor;
-  } while (cursor !== null);
+  }
 }
 
 /** Non-empty lines of a file (or stdin for `-`) with their 1-based numbers; invalid UTF-8 is an error. */
