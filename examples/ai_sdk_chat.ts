@@ -93,8 +93,11 @@ export function chatHandler(chats: AiSdkChatStore, model: LanguageModel): (reque
     const newMessages = trigger !== "regenerate-message" && message.role === "user" ? [message] : [];
     const streamId = crypto.randomUUID();
     await chats.startTurn(id, { newMessages, activeStreamId: streamId });
+    // The history as of this request's message. Another turn on the chat may have ended meanwhile: were its answer
+    // last, the SDK would take this turn for a continuation of it and replace it.
     const stored = await chats.loadChat(id);
-    const messages = stored.at(-1)?.id === message.id ? [...stored.slice(0, -1), message] : stored;
+    const at = stored.findIndex((m) => m.id === message.id);
+    const messages = at === -1 ? [...stored, message] : [...stored.slice(0, at), message];
 
     const result = streamText({ model, messages: await convertToModelMessages(messages) });
     return result.toUIMessageStreamResponse({

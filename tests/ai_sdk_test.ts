@@ -35,8 +35,8 @@ async function withServer(
   storage: AnyStorage,
   delayMs: number,
   fn: (api: string, chats: AiSdkChatStore, model: ReturnType<typeof echoModel>) => Promise<void>,
+  chats = new AiSdkChatStore({ storage }),
 ): Promise<void> {
-  const chats = new AiSdkChatStore({ storage });
   const model = echoModel(delayMs);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, chatHandler(chats, model));
   try {
@@ -241,6 +241,31 @@ export function aiSdkTests(init: StoreTestInitializer): void {
       assert.equal(texts(stored[1]), `You said: ${words}`);
       assert.equal(await transport(api).reconnectToStream({ chatId: "chat-2" }), null, "nothing to resume after");
     });
+  });
+
+  test("over HTTP: a turn whose chat got another turn's answer meanwhile appends its own answer", async (storage) => {
+    // Turn A stores its message, then waits (before reading the history) until turn B has ended: the history then
+    // ends with B's answer, which A must not take for the message it continues.
+    let releaseA!: () => void;
+    const held = new Promise<void>((resolve) => releaseA = resolve);
+    const chats = new class extends AiSdkChatStore {
+      override async loadChat(chatId: string, options?: { last?: number }) {
+        if (chatId === "chat-4" && (await this.getRuns(chatId)).at(-1)?.id === "ua") await held;
+        return await super.loadChat(chatId, options);
+      }
+      getRuns = async (chatId: string) => (await storage.getRuns(chatId)).runs.map((r) => r.run as { id: string });
+    }({ storage });
+    await withServer(storage, 0, async (api) => {
+      const first = send(api, "chat-4", [user("ua", "from a")]);
+      await until("A's message is stored", async () => (await storage.getRuns("chat-4")).runs.length === 1);
+      const b = await send(api, "chat-4", [user("ub", "from b")]);
+      releaseA();
+      const a = await first;
+      assert.notEqual(a.id, b.id, "A's answer is its own message");
+      assert.equal(texts(a), "You said: from a");
+      const stored = (await storage.getRuns("chat-4")).runs.map((r) => (r.run as { id: string }).id);
+      assert.deepEqual(stored, ["ua", "ub", b.id, a.id]);
+    }, chats);
   });
 
   test("over HTTP: two concurrent turns on one chat lose nothing", async (storage) => {
