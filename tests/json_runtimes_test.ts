@@ -13,6 +13,7 @@ import {
   spawnJsonWorkerOn,
   type WorkerRuntime,
 } from "./support/json_spawn.ts";
+import { assertSurvivedChurn } from "./support/json_churn.ts";
 import { tempDir } from "./support/temp.ts";
 
 const { runtimes, missing } = await otherRuntimes();
@@ -65,17 +66,7 @@ for (const runtime of runtimes) {
     try {
       for (const delay of [150, 500]) {
         await killWorkerWhileWriting(runtime, ["churn", d.path], delay);
-        await using storage = new JsonStorage({ dir: d.path });
-        const big = await storage.read("big");
-        assert.ok(big === null || typeof big.memory?.i === "number");
-        const [b1, b2] = [await storage.read("b1"), await storage.read("b2")];
-        if (b1 && b2) assert.equal(b1.memory?.i, b2.memory?.i, "a batch lands whole");
-        const runs = await storage.getRuns("big", { limit: 1000 });
-        assert.deepEqual(runs.runs.map((r) => r.seq), runs.runs.map((_, i) => i + 1), "no torn run is returned");
-        await storage.listSessions();
-        const after = await storage.upsert({ sessionId: "big", memory: { i: -1 } });
-        assert.equal(after.version, (big?.version ?? 0) + 1);
-        await storage.upsertMany([{ sessionId: "b1" }, { sessionId: "b2" }]);
+        await assertSurvivedChurn(d.path);
         // And the same runtime carries on after its own crash.
         assert.match(await output(spawnJsonWorkerOn(runtime, "increment", d.path, "3")), /"writes":3/);
       }
