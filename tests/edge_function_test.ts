@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { MemoryStorage } from "../backends/memory.ts";
 import { handle } from "../examples/edge_function.ts";
-import { redisServerAvailable, startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
+import { redisServerAvailable } from "./support/upstash_bridge.ts";
+import { withRedis } from "./support/upstash_stack.ts";
 import { startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -58,14 +59,9 @@ Deno.test({
   name: "examples/edge_function.ts keeps a chat in Upstash (through the REST bridge)",
   ignore: !haveRedis && Deno.env.get("CI") !== "true",
   async fn() {
-    const server = await startRedisServer();
-    const bridge = await startUpstashBridge({ redisPort: server.port });
-    try {
-      await exercise({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token });
-    } finally {
-      await bridge.stop();
-      await server.stop();
-    }
+    await withRedis((_, bridge) =>
+      exercise({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token })
+    );
   },
 });
 

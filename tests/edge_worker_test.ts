@@ -7,7 +7,8 @@
  * Without Miniflare/workerd these tests are skipped, or fail when CI=true.
  */
 import assert from "node:assert/strict";
-import { redisServerAvailable, startRedisServer, startUpstashBridge } from "./support/upstash_bridge.ts";
+import { redisServerAvailable } from "./support/upstash_bridge.ts";
+import { withRedis } from "./support/upstash_stack.ts";
 import { startHranaServer } from "./support/hrana_server.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -118,14 +119,9 @@ Deno.test({
   name: "edge worker in workerd keeps a chat in Upstash (through the REST bridge)",
   ignore: example === null || (!haveRedis && !CI),
   async fn() {
-    const server = await startRedisServer();
-    const bridge = await startUpstashBridge({ redisPort: server.port });
-    try {
-      await exercise({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token });
-    } finally {
-      await bridge.stop();
-      await server.stop();
-    }
+    await withRedis((_, bridge) =>
+      exercise({ UPSTASH_REDIS_REST_URL: bridge.url, UPSTASH_REDIS_REST_TOKEN: bridge.token })
+    );
   },
 });
 
