@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import config from "../deno.json" with { type: "json" };
+import { runCommand } from "./support/cli.ts";
 import { bundleForNode, nodeAndBun } from "./support/runtimes.ts";
 import { tempDir } from "./support/temp.ts";
 
@@ -46,23 +47,8 @@ const EXPORT = [
 ].join("\n") + "\n";
 
 for (const runtime of runtimes) {
-  const run = async (cwd: string, args: string[], stdin?: string) => {
-    const child = new Deno.Command(runtime.command, {
-      args: [script, ...args],
-      cwd,
-      env: { NO_COLOR: "1" },
-      stdin: stdin === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    if (stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(stdin));
-      await writer.close();
-    }
-    const { code, stdout, stderr } = await child.output();
-    return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
-  };
+  const run = (cwd: string, args: string[], stdin?: string) =>
+    runCommand(runtime.command, [script, ...args], cwd, stdin);
 
   Deno.test(`cli on ${runtime.name}: import, ls, show, export and errors on json: directories`, async () => {
     const d = await tempDir(`cli-${runtime.name}`);

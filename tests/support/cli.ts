@@ -11,10 +11,15 @@ export interface Result {
   stderr: string;
 }
 
-/** Runs the CLI as a subprocess in `cwd`, optionally feeding `stdin`. */
-export async function cli(cwd: string, args: string[], stdin?: string | Uint8Array): Promise<Result> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, ...args],
+/** Runs `command` with `args` in `cwd` (no colours), optionally feeding `stdin`; its exit code and output. */
+export async function runCommand(
+  command: string,
+  args: string[],
+  cwd: string,
+  stdin?: string | Uint8Array,
+): Promise<Result> {
+  const child = new Deno.Command(command, {
+    args,
     cwd,
     env: { NO_COLOR: "1" },
     stdin: stdin === undefined ? "null" : "piped",
@@ -28,6 +33,11 @@ export async function cli(cwd: string, args: string[], stdin?: string | Uint8Arr
   }
   const { code, stdout, stderr } = await child.output();
   return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
+}
+
+/** Runs the CLI as a subprocess in `cwd`, optionally feeding `stdin`. */
+export function cli(cwd: string, args: string[], stdin?: string | Uint8Array): Promise<Result> {
+  return runCommand(Deno.execPath(), ["run", "-A", main, ...args], cwd, stdin);
 }
 
 /** Runs the CLI and asserts exit code 0. */
