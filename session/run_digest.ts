@@ -8,6 +8,21 @@
 import type { EncryptionKey } from "./encryption.ts";
 import type { JsonObject } from "./types.ts";
 
+/** `node:crypto`'s `createHash`, where the runtime has one (Node.js, Deno, Bun), or `null` (browsers, workers). */
+type CreateHash = (algorithm: "sha256") => {
+  update(text: string): { digest(encoding: "hex"): string };
+};
+
+/**
+ * The runtime's synchronous SHA-256, found through `process.getBuiltinModule` (no static import, so browsers and
+ * workers still load this module): about 4× cheaper in CPU than WebCrypto's promise for a run of a few KB.
+ */
+const createHash: CreateHash | null = (() => {
+  const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const crypto = process?.getBuiltinModule?.("node:crypto") as { createHash?: CreateHash } | undefined;
+  return typeof crypto?.createHash === "function" ? crypto.createHash : null;
+})();
+
 /**
  * Digests runs as hex: SHA-256 of the run's JSON text without an encryption
  * key; with one, HMAC-SHA-256 under a secret derived from it, so stored
@@ -32,7 +47,10 @@ export class RunDigester {
 
   /** The digest of `run`'s JSON text. */
   async digest(run: JsonObject): Promise<string> {
-    const data = new TextEncoder().encode(JSON.stringify(run));
+    const text = JSON.stringify(run);
+    // JSON.stringify escapes lone surrogates, so the text's UTF-8 bytes are the same whichever encoder makes them.
+    if (this.#mac === null && createHash !== null) return createHash("sha256").update(text).digest("hex");
+    const data = new TextEncoder().encode(text);
     const bytes = this.#mac === null
       ? await crypto.subtle.digest("SHA-256", data)
       : await crypto.subtle.sign("HMAC", await this.#mac, data);
