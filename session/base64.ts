@@ -2,9 +2,10 @@
  * Standard base64 (with padding) for bytes stored inside JSON: encrypted
  * values and the LangGraph saver's serialised blobs. Uses the runtime's
  * `Uint8Array.prototype.toBase64` / `Uint8Array.fromBase64` where it has them
- * (Deno 2, recent browsers); elsewhere encodes with a lookup table (Node 20's
- * `btoa` takes about 3 times as long on 2 KB) and decodes with `atob`, which
- * refuses text that is not base64.
+ * (Deno 2, recent browsers); else encodes with `node:buffer` where the
+ * runtime has it (Node.js, Bun: about 1 µs per 2 KB), else with a lookup table
+ * (Node 20's `btoa` takes about 3 times as long on 2 KB), and decodes with
+ * `atob`, which refuses text that is not base64.
  *
  * @module
  */
@@ -16,6 +17,20 @@ interface NativeBase64 {
 }
 const nativeEncode = (Uint8Array.prototype as NativeBase64).toBase64;
 const nativeDecode = (Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> }).fromBase64;
+
+type NodeBuffer = { toString(encoding: "base64"): string };
+const nodeBuffer = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+  ?.getBuiltinModule?.("node:buffer") as
+    | { Buffer?: { from(buffer: ArrayBufferLike, offset: number, length: number): NodeBuffer } }
+    | undefined;
+
+/**
+ * Encodes with `node:buffer` (a view on `bytes`, no copy), or `null` where the runtime has none (exported for its
+ * test).
+ */
+export const encodeBase64Node: ((bytes: Uint8Array) => string) | null = typeof nodeBuffer?.Buffer?.from === "function"
+  ? (bytes) => nodeBuffer.Buffer!.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")
+  : null;
 
 /** Encodes with the lookup table, whatever the runtime has (exported for its test). */
 export function encodeBase64Portable(bytes: Uint8Array): string {
@@ -35,7 +50,8 @@ export function encodeBase64Portable(bytes: Uint8Array): string {
 
 /** `bytes` as base64 text. */
 export function toBase64(bytes: Uint8Array): string {
-  return nativeEncode ? nativeEncode.call(bytes) : encodeBase64Portable(bytes);
+  if (nativeEncode) return nativeEncode.call(bytes);
+  return encodeBase64Node ? encodeBase64Node(bytes) : encodeBase64Portable(bytes);
 }
 
 /** The bytes of base64 text; throws on text that is not base64. */

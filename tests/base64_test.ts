@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeBase64Portable, fromBase64, toBase64 } from "../session/base64.ts";
+import { encodeBase64Node, encodeBase64Portable, fromBase64, toBase64 } from "../session/base64.ts";
 
 /** The reference: `btoa` over the bytes as a binary string. */
 function reference(bytes: Uint8Array): string {
@@ -15,6 +15,9 @@ Deno.test("base64: the lookup-table encoder, the runtime's and btoa agree on eve
   for (const bytes of samples) {
     const expected = reference(bytes);
     assert.equal(encodeBase64Portable(bytes), expected, `length ${bytes.length}`);
+    assert.equal(encodeBase64Node?.(bytes), expected, `node:buffer, length ${bytes.length}`);
+    const view = new Uint8Array([0xff, ...bytes, 0xfe]).subarray(1, bytes.length + 1);
+    assert.equal(encodeBase64Node?.(view), expected, `node:buffer on a view, length ${bytes.length}`);
     assert.equal(toBase64(bytes), expected, `length ${bytes.length}`);
     assert.deepEqual(fromBase64(expected), bytes, `length ${bytes.length}`);
   }
