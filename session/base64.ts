@@ -12,6 +12,8 @@
  * @module
  */
 
+import { nodeBuiltin } from "./_node.ts";
+
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 interface NativeBase64 {
@@ -21,15 +23,12 @@ const nativeEncode = (Uint8Array.prototype as NativeBase64).toBase64;
 const nativeDecode = (Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> }).fromBase64;
 
 type NodeBuffer = Uint8Array<ArrayBuffer> & { toString(encoding: "base64"): string };
-const nodeBuffer = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
-  ?.getBuiltinModule?.("node:buffer") as
-    | {
-      Buffer?: {
-        from(buffer: ArrayBufferLike, offset: number, length: number): NodeBuffer;
-        from(text: string, encoding: "base64"): NodeBuffer;
-      };
-    }
-    | undefined;
+const nodeBuffer = nodeBuiltin<{
+  Buffer: {
+    from(buffer: ArrayBufferLike, offset: number, length: number): NodeBuffer;
+    from(text: string, encoding: "base64"): NodeBuffer;
+  };
+}>("node:buffer");
 
 /**
  * Encodes with `node:buffer` (a view on `bytes`, no copy), or `null` where the runtime has none (exported for its
