@@ -14,7 +14,7 @@ type CreateHash = (algorithm: "sha256") => {
   update(text: string): { digest(encoding: "hex"): string };
 };
 
-/** The runtime's synchronous SHA-256: about 4× cheaper in CPU than WebCrypto's promise for a run of a few KB. */
+/** The runtime's synchronous SHA-256: about 3 times cheaper in CPU than WebCrypto's promise (Node 20, 3 KB run: 13 µs, 45). */
 const createHash: CreateHash | null = nodeBuiltin<{ createHash: CreateHash }>("node:crypto")?.createHash ?? null;
 
 /**
