@@ -5,7 +5,10 @@
  * @module
  */
 
-/** The built-in module `id` (e.g. `"node:crypto"`), or `undefined` where the runtime has none or refuses it. */
+/**
+ * The built-in module `id`, named without the `node:` prefix (`"crypto"`: the browser bundle must hold no `node:`
+ * specifier), or `undefined` where the runtime has none or refuses it.
+ */
 export function nodeBuiltin<T>(id: string): Partial<T> | undefined {
   try {
     const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;

@@ -28,7 +28,7 @@ const nodeBuffer = nodeBuiltin<{
     from(buffer: ArrayBufferLike, offset: number, length: number): NodeBuffer;
     from(text: string, encoding: "base64"): NodeBuffer;
   };
-}>("node:buffer");
+}>("buffer");
 
 /**
  * Encodes with `node:buffer` (a view on `bytes`, no copy), or `null` where the runtime has none (exported for its
