@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { checkJson, cloneJson } from "./_json.ts";
+import { checkJson, copyCheckedJson } from "./_json.ts";
 import { ValidationError, type ValidationIssue } from "./errors.ts";
 import { checkId, checkInteger } from "./parse.ts";
 import type { JsonObject, RunAddress, RunRecord } from "./types.ts";
@@ -27,7 +27,7 @@ export function checkRuns(runs: unknown, name: string): JsonObject[] {
     } else checkJson(run, [name, i], issues);
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  return cloneJson(runs) as JsonObject[];
+  return copyCheckedJson(runs) as JsonObject[];
 }
 
 /** Checks one key per run (`null` for none), unique within the call; all `null` when `keys` is absent. */

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { encodeBase64Portable, fromBase64, toBase64 } from "../session/base64.ts";
+import {
+  decodeBase64Node,
+  decodeBase64Portable,
+  encodeBase64Node,
+  encodeBase64Portable,
+  fromBase64,
+  toBase64,
+} from "../session/base64.ts";
 
 /** The reference: `btoa` over the bytes as a binary string. */
 function reference(bytes: Uint8Array): string {
@@ -15,8 +22,30 @@ Deno.test("base64: the lookup-table encoder, the runtime's and btoa agree on eve
   for (const bytes of samples) {
     const expected = reference(bytes);
     assert.equal(encodeBase64Portable(bytes), expected, `length ${bytes.length}`);
+    assert.equal(encodeBase64Node?.(bytes), expected, `node:buffer, length ${bytes.length}`);
+    const view = new Uint8Array([0xff, ...bytes, 0xfe]).subarray(1, bytes.length + 1);
+    assert.equal(encodeBase64Node?.(view), expected, `node:buffer on a view, length ${bytes.length}`);
     assert.equal(toBase64(bytes), expected, `length ${bytes.length}`);
     assert.deepEqual(fromBase64(expected), bytes, `length ${bytes.length}`);
+    const decoded = decodeBase64Node?.(expected);
+    assert.deepEqual(decoded, bytes, `node:buffer decode, length ${bytes.length}`);
+    assert.equal(decoded?.byteOffset, 0, "node:buffer decode is a copy owning its buffer");
+    assert.equal(decoded?.buffer.byteLength, bytes.length, "node:buffer decode is a copy owning its buffer");
+  }
+});
+
+Deno.test("base64: node:buffer decodes only canonical text; the rest goes to atob, as before", () => {
+  assert.notEqual(decodeBase64Node, null, "Deno has node:buffer");
+  // Text atob reads but that is not what the encoder writes: no padding, nonzero trailing bits, whitespace.
+  for (const text of ["QQ", "QR==", "QU JD", "QUJD\n"]) {
+    assert.equal(decodeBase64Node!(text), null, text);
+    const binary = atob(text);
+    assert.deepEqual(Array.from(decodeBase64Portable(text)), Array.from(binary, (c) => c.charCodeAt(0)), text);
+  }
+  // Text node:buffer would read (base64url, stray characters) but atob refuses.
+  for (const text of ["ab-_", "ab!c", "QUJD$"]) {
+    assert.equal(decodeBase64Node!(text), null, text);
+    assert.throws(() => decodeBase64Portable(text), text);
   }
 });
 

@@ -91,6 +91,8 @@ export function rowToRun(table: string, sessionId: string, row: SqlRow): StoredR
 /**
  * The fields of a patch as named arguments by column (`columns` in
  * `MODE_FIELDS[mode].all` order; JSON fields as their text), and the columns set.
+ * `sessionId` is left out: the statement finds the row by it, so setting it changes nothing but costs a write of
+ * the primary key's index.
  */
 export function patchArgs(
   mode: SessionMode,
@@ -101,7 +103,7 @@ export function patchArgs(
   const changed: string[] = [];
   const args: NamedArgs = {};
   for (const [i, name] of fields.all.entries()) {
-    if (!(name in patch)) continue;
+    if (!(name in patch) || name === "sessionId") continue;
     const column = columns[i]!;
     const value = patch[name];
     changed.push(column);

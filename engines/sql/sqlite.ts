@@ -197,9 +197,11 @@ export function sqliteDialect(table: string, mode: SessionMode): SqlDialect {
     explain: (statement) => ({ sql: `EXPLAIN QUERY PLAN ${statement.sql}`, args: statement.args }),
   };
   const d = dialect;
-  // Each reads or writes one row by primary key (session_id, op_id) or by the unique (session_id, key).
+  // Each reads or writes one row by primary key (session_id, op_id) or by the unique (session_id, key), or is a
+  // guard selecting at most one row.
   const oneRow = [d.read, d.upsert, d.insertOnly, d.leanUpdate, d.updateIfVersion, d.rename, d.bump, d.appendResult];
-  return { ...dialect, oneRow: new Set([...oneRow, d.runByKey, d.ops.read]) };
+  const guards = [d.appendGuard, d.keysFree, d.keysKept];
+  return { ...dialect, oneRow: new Set([...oneRow, ...guards, d.runByKey, d.ops.read]) };
 }
 
 /** One indexed range query: filters in `WHERE`, keyset `(sort, id) > (…)`, `LIMIT n + 1`. */
