@@ -127,6 +127,28 @@ export interface SqlDialect {
   explain(statement: NamedStatement): NamedStatement;
 }
 
+/**
+ * The `CREATE INDEX` statement for `table` (`quoted`: how statements name it, schema included where there is one).
+ */
+export function createIndex(table: string, quoted: string, suffix: string, columns: string): string {
+  return `CREATE INDEX IF NOT EXISTS "${table}_${suffix}" ON ${quoted} (${columns})`;
+}
+
+/**
+ * The indexes of every listing path, by `created_at` and by `updated_at`, alone, by user and by entity id
+ * (`entity`: its column), each with `session_id` as the tie-break of the keyset.
+ */
+export function listingIndexes(table: string, quoted: string, entity: string): string[] {
+  return [
+    ["created", "created_at, session_id"],
+    ["updated", "updated_at, session_id"],
+    ["user_created", "user_id, created_at, session_id"],
+    ["user_updated", "user_id, updated_at, session_id"],
+    ["entity_created", `${entity}, created_at, session_id`],
+    ["entity_updated", `${entity}, updated_at, session_id`],
+  ].map(([suffix, columns]) => createIndex(table, quoted, suffix!, columns!));
+}
+
 const MARKER = /:([A-Za-z_][A-Za-z0-9_]*)/g;
 const compiled = new WeakMap<SqlDialect, Map<string, { sql: string; names: string[]; oneRow: boolean }>>();
 

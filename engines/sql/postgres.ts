@@ -15,7 +15,7 @@
 import type { ListQuery } from "../../session/list.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { SessionMode } from "../../session/types.ts";
-import type { NamedArgs, NamedStatement, SqlDialect } from "./dialect.ts";
+import { createIndex, listingIndexes, type NamedArgs, type NamedStatement, type SqlDialect } from "./dialect.ts";
 import { snake } from "./sqlite.ts";
 
 /** The table recording each session table's layout version, in the storage's schema. */
@@ -75,7 +75,6 @@ export function postgresDialect(schema: string, table: string, mode: SessionMode
   const keys = `json_array_elements(CAST(:keys AS json)) AS k(value)`;
   const keyOf = "convert_to(k.value ->> 0, 'UTF8')";
   const lastSeq = `(SELECT coalesce(max(seq), 0) FROM ${runs} WHERE ${id})`;
-  const index = (suffix: string, on: string) => `CREATE INDEX IF NOT EXISTS "${table}_${suffix}" ON ${t} (${on})`;
   const entity = snake(f.entity);
   const restartFunction = `"${schema}"."${table}_runs_restart"`;
   return {
@@ -85,13 +84,8 @@ export function postgresDialect(schema: string, table: string, mode: SessionMode
       `CREATE TABLE IF NOT EXISTS ${t} (session_id bytea PRIMARY KEY, ` +
       content.slice(1).map((c) => `${c} ${binary.has(c) ? "bytea" : "text"}`).join(", ") +
       `, created_at bigint NOT NULL, updated_at bigint NOT NULL, version bigint NOT NULL)`,
-      index("created", "created_at, session_id"),
-      index("updated", "updated_at, session_id"),
-      index("user_created", "user_id, created_at, session_id"),
-      index("user_updated", "user_id, updated_at, session_id"),
-      index("entity_created", `${entity}, created_at, session_id`),
-      index("entity_updated", `${entity}, updated_at, session_id`),
-      index("name", "session_name"),
+      ...listingIndexes(table, t, entity),
+      createIndex(table, t, "name", "session_name"),
       // The run log goes with its session (ON DELETE CASCADE), and is emptied when
       // an expired session is re-created (its version restarts at 1).
       `CREATE TABLE IF NOT EXISTS ${runs} (session_id bytea NOT NULL REFERENCES ${t} (session_id) ` +

@@ -8,7 +8,7 @@
 import type { ListQuery } from "../../session/list.ts";
 import { MODE_FIELDS } from "../../session/modes.ts";
 import type { SessionMode } from "../../session/types.ts";
-import type { NamedArgs, NamedStatement, SqlDialect } from "./dialect.ts";
+import { listingIndexes, type NamedArgs, type NamedStatement, type SqlDialect } from "./dialect.ts";
 
 /** The table recording each session table's layout version. */
 export const SQLITE_SCHEMA_TABLE = "agentstate_schema";
@@ -34,19 +34,12 @@ function migrations(table: string, mode: SessionMode): string[][] {
   const entity = snake(f.entity);
   const t = `"${table}"`;
   const text = [...f.strings, ...f.objects].map((name) => `${snake(name)} TEXT`).join(", ");
-  const index = (suffix: string, columns: string) =>
-    `CREATE INDEX IF NOT EXISTS "${table}_${suffix}" ON ${t} (${columns})`;
   return [
     [],
     [
       `CREATE TABLE IF NOT EXISTS ${t} (session_id TEXT PRIMARY KEY NOT NULL, user_id TEXT, session_name TEXT, ${text}, ` +
       `created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, version INTEGER NOT NULL)`,
-      index("created", "created_at, session_id"),
-      index("updated", "updated_at, session_id"),
-      index("user_created", "user_id, created_at, session_id"),
-      index("user_updated", "user_id, updated_at, session_id"),
-      index("entity_created", `${entity}, created_at, session_id`),
-      index("entity_updated", `${entity}, updated_at, session_id`),
+      ...listingIndexes(table, t, entity),
     ],
     [
       // Version 2: the append-only run log, emptied with its session by triggers, so a
