@@ -4,7 +4,6 @@ import { handle } from "../examples/edge_function.ts";
 import { redisServerAvailable } from "./support/upstash_bridge.ts";
 import { withRedis } from "./support/upstash_stack.ts";
 import { startHranaServer } from "./support/hrana_server.ts";
-import { tempDir } from "./support/temp.ts";
 
 const example = new URL("../examples/edge_function.ts", import.meta.url).pathname;
 const haveRedis = await redisServerAvailable();
@@ -66,14 +65,12 @@ Deno.test({
 });
 
 Deno.test("examples/edge_function.ts keeps a chat in remote libSQL over HTTP", async () => {
-  const dir = await tempDir("edge-libsql");
-  await Deno.writeFile(`${dir.path}/db.db`, new Uint8Array());
-  const server = await startHranaServer({ path: `${dir.path}/db.db`, token: "t" });
+  // A private database file, removed by stop().
+  const server = await startHranaServer({ dbUrl: ":memory:", token: "t" });
   try {
     await exercise({ LIBSQL_URL: server.url, LIBSQL_AUTH_TOKEN: "t" });
   } finally {
     await server.stop();
-    await dir.remove();
   }
 });
 

@@ -129,14 +129,12 @@ Deno.test({
   name: "edge worker in workerd keeps a chat in remote libSQL (Hrana over HTTP)",
   ignore: example === null,
   async fn() {
-    const dir = await tempDir("edge-worker-libsql");
-    await Deno.writeFile(`${dir.path}/db.db`, new Uint8Array());
-    const server = await startHranaServer({ path: `${dir.path}/db.db`, token: "t" });
+    // A private database file, removed by stop().
+    const server = await startHranaServer({ dbUrl: ":memory:", token: "t" });
     try {
       await exercise({ LIBSQL_URL: server.url, LIBSQL_AUTH_TOKEN: "t" });
     } finally {
       await server.stop();
-      await dir.remove();
     }
   },
 });
