@@ -1,21 +1,15 @@
 // The CLI's read-only commands (ls, show, export, copy's source) open a libSQL file read-only, so a backup on
 // read-only media can be inspected and exported.
 import assert from "node:assert/strict";
-import { LibsqlStorage } from "../backends/libsql.ts";
 import { cli, ok } from "./support/cli.ts";
-import { makeReadOnly } from "./support/read_only.ts";
+import { readOnlyBackup } from "./support/read_only.ts";
 import { tempDir } from "./support/temp.ts";
 
 Deno.test("cli: ls, show, export and copy read a libSQL file on read-only media; rm is refused", async () => {
   const dir = await tempDir("cli-readonly");
-  const path = `${dir.path}/backup.db`;
   const out = await tempDir("cli-readonly-out");
   try {
-    await using writer = new LibsqlStorage({ url: `file:${path}` });
-    await writer.upsert({ sessionId: "kept", userId: "ada", memory: { turns: 2 } });
-    await writer.appendRuns("kept", [{ n: 1 }], { userId: "ada" });
-    await writer.close();
-    const restore = await makeReadOnly(dir.path, path);
+    const { path, restore } = await readOnlyBackup(dir.path);
     try {
       assert.match((await ok(out.path, "ls", `file:${path}`)).stdout, /kept/);
       assert.match((await ok(out.path, "show", `file:${path}`, "kept")).stdout, /turns/);

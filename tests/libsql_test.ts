@@ -1,6 +1,6 @@
 import { createClient } from "@libsql/client";
 import assert from "node:assert/strict";
-import { makeReadOnly } from "./support/read_only.ts";
+import { readOnlyBackup } from "./support/read_only.ts";
 import { LIBSQL_SCHEMA_VERSION, LibsqlStorage } from "../backends/libsql.ts";
 import { LibsqlClientExecutor } from "../backends/libsql/client_executor.ts";
 import { openNative, STATEMENT_CACHE_SIZE } from "../backends/libsql/native_executor.ts";
@@ -320,13 +320,8 @@ Deno.test("LibsqlStorage: a run row that is not a JSON object, or a gap in the s
 
 Deno.test("LibsqlStorage readOnly: a read-only WAL database on read-only media is readable; writes are refused clearly", async () => {
   const dir = await tempDir("libsql-readonly");
-  const path = `${dir.path}/backup.db`;
   try {
-    await using writer = new LibsqlStorage({ url: `file:${path}` });
-    await writer.upsert({ sessionId: "kept", userId: "ada", memory: { turns: 2 } });
-    await writer.appendRuns("kept", [{ n: 1 }], { userId: "ada" });
-    await writer.close();
-    const restore = await makeReadOnly(dir.path, path);
+    const { path, restore } = await readOnlyBackup(dir.path);
     try {
       await using reader = new LibsqlStorage({ url: `file:${path}`, readOnly: true });
       assert.deepEqual((await reader.read("kept"))?.memory, { turns: 2 });

@@ -1,4 +1,5 @@
 // Read-only media for tests.
+import { LibsqlStorage } from "../../backends/libsql.ts";
 
 /** Makes `dir` read-only for this process: a read-only bind mount as root (root ignores modes), modes 0555/0444 otherwise. */
 export async function makeReadOnly(dir: string, file: string): Promise<() => Promise<void>> {
@@ -18,4 +19,17 @@ export async function makeReadOnly(dir: string, file: string): Promise<() => Pro
     await Deno.chmod(dir, 0o755);
     await Deno.chmod(file, 0o644);
   };
+}
+
+/**
+ * A libSQL file `backup.db` in `dir` holding session "kept" (user "ada", memory `{ turns: 2 }`, one run `{ n: 1 }`),
+ * written by a closed storage and then put on read-only media; `restore` undoes that.
+ */
+export async function readOnlyBackup(dir: string): Promise<{ path: string; restore: () => Promise<void> }> {
+  const path = `${dir}/backup.db`;
+  await using writer = new LibsqlStorage({ url: `file:${path}` });
+  await writer.upsert({ sessionId: "kept", userId: "ada", memory: { turns: 2 } });
+  await writer.appendRuns("kept", [{ n: 1 }], { userId: "ada" });
+  await writer.close();
+  return { path, restore: await makeReadOnly(dir, path) };
 }
